@@ -1,0 +1,47 @@
+// The batch API: ONE exported call processes N packets described by consecutive descriptors.
+// cryptoLimit selects the crypto backend per packet: payloads shorter than it are sealed/opened in
+// WASM; longer ones are left as ST_NEED_CRYPTO for a JavaScript backend (0 = all, 0xffffffff = none).
+import { DESC_SIZE, D_STATUS, D_SA, encapPrepare, decapPrepare, decapFinish } from "./esp";
+import { saPtr, countSA } from "./layout";
+import { ST_NEED_CRYPTO, ST_CRYPTO_OK, ST_CRYPTO_FAILED, DROP_AUTH_FAILED } from "./status";
+
+/** Encapsulate n packets. Returns how many are left ST_NEED_CRYPTO. */
+export function espEncapBatch(desc: usize, n: i32, cryptoLimit: u32): i32 {
+  let need = 0;
+  for (let i = 0; i < n; i++) {
+    const d = desc + <usize>i * DESC_SIZE;
+    const st = encapPrepare(d, cryptoLimit);
+    store<u32>(d + D_STATUS, st);
+    if (st == ST_NEED_CRYPTO) need++;
+  }
+  return need;
+}
+
+/** Decapsulate n packets. Returns how many are left ST_NEED_CRYPTO (then call espDecapFinish). */
+export function espDecapBatch(desc: usize, n: i32, cryptoLimit: u32): i32 {
+  let need = 0;
+  for (let i = 0; i < n; i++) {
+    const d = desc + <usize>i * DESC_SIZE;
+    const st = decapPrepare(d, cryptoLimit);
+    store<u32>(d + D_STATUS, st);
+    if (st == ST_NEED_CRYPTO) need++;
+  }
+  return need;
+}
+
+/** Complete packets a JavaScript backend marked ST_CRYPTO_OK / ST_CRYPTO_FAILED. */
+export function espDecapFinish(desc: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const d = desc + <usize>i * DESC_SIZE;
+    const st = load<u32>(d + D_STATUS);
+    if (st != ST_CRYPTO_OK && st != ST_CRYPTO_FAILED) continue;
+    const sa = saPtr(load<u32>(d + D_SA));
+    if (sa == 0) { store<u32>(d + D_STATUS, DROP_AUTH_FAILED); continue; }
+    if (st == ST_CRYPTO_FAILED) {
+      countSA(sa, DROP_AUTH_FAILED);
+      store<u32>(d + D_STATUS, DROP_AUTH_FAILED);
+    } else {
+      store<u32>(d + D_STATUS, decapFinish(d, sa));
+    }
+  }
+}

@@ -1,0 +1,20 @@
+// wasm-ipsec data plane: everything exported to TypeScript. Constants are exported so the TypeScript
+// side mirrors the layout from the module itself rather than from a second copy of the numbers.
+export { GCM_CTX_SIZE, gcmInit, gcmSeal, gcmOpen, gcmWipe } from "./crypto/gcm";
+export { REPLAY_STATE_SIZE, REPLAY_MAX_WINDOW, replayInit, replayInfer, replayCheck, replayUpdate, replayHighest } from "./replay";
+export * from "./status";
+export {
+  LAYOUT_VERSION, COUNTER_SLOTS, HDR_DROPS, HDR_END, HDR_ARENA_NEXT, HDR_SIZE,
+  SA_STATE, SA_SPI, SA_FLAGS, SA_KEY_LEN, SA_ICV_LEN, SA_SALT, SA_REPLAY_WINDOW, SA_GENERATION, SA_SEQ_OUT,
+  SA_SOFT_PACKETS, SA_SOFT_BYTES, SA_HARD_PACKETS, SA_HARD_BYTES, SA_EXPIRE, SA_TS_COUNT, SA_PACKETS, SA_BYTES,
+  SA_DROPS, SA_AF, SA_LOCAL_PORT, SA_REMOTE_PORT, SA_LOCAL_ADDR, SA_REMOTE_ADDR, SA_TS, TS_MAX, TS_SIZE,
+  TS_VERSION, TS_PROTO, TS_PORT_LO, TS_PORT_HI, TS_ADDR_LO, TS_ADDR_HI, SA_KEY, SA_REPLAY, SA_GCM, SA_SIZE,
+  SAF_OUTBOUND, SAF_TUNNEL, SAF_ESN, SAF_UDP_ENCAP, EXP_SOFT, EXP_HARD, EXP_SEQ,
+  layoutBase, saAddress, dpLayoutEnd, dpFormat, dpAttach,
+} from "./layout";
+export { saActivate, saDelete, saLookup, saCapacity } from "./sadb";
+export {
+  DESC_SIZE, D_IN_OFF, D_IN_LEN, D_SA, D_STATUS, D_OUT_OFF, D_OUT_LEN, D_DATA_OFF, D_DATA_LEN, D_NONCE,
+  D_AAD_LEN, D_AAD, D_ROOM, ESP_HDR,
+} from "./esp";
+export { espEncapBatch, espDecapBatch, espDecapFinish } from "./batch";

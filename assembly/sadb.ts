@@ -1,0 +1,110 @@
+// SA database: fixed-size records addressed by handle, plus an open-addressing hash table that maps
+// inbound SPIs to handles in O(1). Only the control plane (one thread) installs and deletes; workers
+// look up concurrently, so slot writes are ordered: handle before SPI on insert, SPI cleared first on delete.
+import {
+  gHash, gHashMask, gMaxSAs, saPtr, SA_STATE, SA_SPI, SA_FLAGS, SA_KEY_LEN, SA_ICV_LEN, SA_REPLAY,
+  SA_REPLAY_WINDOW, SA_GCM, SA_KEY, SA_SIZE, SA_GENERATION, SAF_OUTBOUND, SAF_ESN,
+} from "./layout";
+import { gcmInit, gcmWipe } from "./crypto/gcm";
+import { replayInit, REPLAY_MAX_WINDOW } from "./replay";
+
+const TOMBSTONE: u32 = 0xffffffff;
+
+// Slot: u32 spi, u32 handle+1 (0 = never used, TOMBSTONE = deleted).
+// @ts-ignore: decorator
+@inline function slotOf(spi: u32): u32 {
+  return (spi * 0x9e3779b1) >>> 7; // multiplicative hash; SPIs are chosen by us (random), not by the peer
+}
+
+/** Inbound SA handle for `spi`, or -1. Probes at most every slot once, so it always terminates. */
+export function saLookup(spi: u32): i32 {
+  let i = slotOf(spi) & gHashMask;
+  for (let n: u32 = 0; n <= gHashMask; n++) {
+    const slot = gHash + (<usize>i << 3);
+    const h = atomic.load<u32>(slot + 4);
+    if (h == 0) return -1;
+    if (h != TOMBSTONE && atomic.load<u32>(slot) == spi) return <i32>(h - 1);
+    i = (i + 1) & gHashMask;
+  }
+  return -1;
+}
+
+function hashInsert(spi: u32, handle: u32): bool {
+  let i = slotOf(spi) & gHashMask;
+  for (let n: u32 = 0; n <= gHashMask; n++) {
+    const slot = gHash + (<usize>i << 3);
+    const h = load<u32>(slot + 4);
+    if (h == 0 || h == TOMBSTONE) {
+      atomic.store<u32>(slot, spi);
+      atomic.store<u32>(slot + 4, handle + 1);
+      return true;
+    }
+    i = (i + 1) & gHashMask;
+  }
+  return false;
+}
+
+function hashRemove(spi: u32, handle: u32): void {
+  let i = slotOf(spi) & gHashMask;
+  for (let n: u32 = 0; n <= gHashMask; n++) {
+    const slot = gHash + (<usize>i << 3);
+    const h = load<u32>(slot + 4);
+    if (h == 0) return;
+    if (h == handle + 1 && load<u32>(slot) == spi) {
+      atomic.store<u32>(slot + 4, TOMBSTONE);
+      return;
+    }
+    i = (i + 1) & gHashMask;
+  }
+}
+
+/** Activate SA `handle` after the control plane wrote its fields (SPI, flags, key, key/ICV length,
+ *  salt, window, limits, selectors). Expands the key, initialises the replay window and, for inbound
+ *  SAs, publishes the SPI. Returns 0 or a negative error:
+ *  -1 bad handle, -2 already active, -3 bad key length, -4 bad ICV length, -5 bad window,
+ *  -6 SPI already in use / reserved (< 256), -7 hash table full. */
+export function saActivate(handle: u32): i32 {
+  const sa = saPtr(handle);
+  if (sa == 0) return -1;
+  if (atomic.load<u32>(sa + SA_STATE) != 0) return -2;
+  const keyLen = load<u32>(sa + SA_KEY_LEN);
+  if (keyLen != 16 && keyLen != 24 && keyLen != 32) return -3;
+  const icv = load<u32>(sa + SA_ICV_LEN);
+  if (icv != 8 && icv != 12 && icv != 16) return -4;
+  const win = load<u32>(sa + SA_REPLAY_WINDOW);
+  if (win != 0 && (win < 32 || win > REPLAY_MAX_WINDOW)) return -5;
+  const flags = load<u32>(sa + SA_FLAGS);
+  const spi = load<u32>(sa + SA_SPI);
+  const inbound = (flags & SAF_OUTBOUND) == 0;
+  if (spi < 256) return -6; // RFC 4303 §2.1: 1..255 reserved, 0 local use
+  if (inbound && saLookup(spi) >= 0) return -6;
+  gcmInit(sa + SA_GCM, sa + SA_KEY, <i32>keyLen);
+  replayInit(sa + SA_REPLAY, win, (flags & SAF_ESN) != 0);
+  store<u32>(sa + SA_GENERATION, load<u32>(sa + SA_GENERATION) + 1);
+  atomic.store<u32>(sa + SA_STATE, 1);
+  if (inbound && !hashInsert(spi, handle)) {
+    atomic.store<u32>(sa + SA_STATE, 0);
+    return -7;
+  }
+  return 0;
+}
+
+/** Delete SA `handle`: unpublish the SPI, mark free, zero the whole record (keys included). */
+export function saDelete(handle: u32): i32 {
+  const sa = saPtr(handle);
+  if (sa == 0) return -1;
+  const gen = load<u32>(sa + SA_GENERATION);
+  if (atomic.load<u32>(sa + SA_STATE) != 0) {
+    if ((load<u32>(sa + SA_FLAGS) & SAF_OUTBOUND) == 0) hashRemove(load<u32>(sa + SA_SPI), handle);
+    atomic.store<u32>(sa + SA_STATE, 0);
+  }
+  gcmWipe(sa + SA_GCM);
+  memory.fill(sa, 0, SA_SIZE);
+  store<u32>(sa + SA_GENERATION, gen); // keep the generation so stale handles can be told apart
+  return 0;
+}
+
+/** Number of SA records the layout holds. */
+export function saCapacity(): u32 {
+  return gMaxSAs;
+}
