@@ -18,6 +18,9 @@ export const HDR_SA_OFF: i32 = 20;
 export const HDR_SA_SIZE: i32 = 24;
 export const HDR_END: i32 = 28;          // first byte after the layout: batch arenas start here
 export const HDR_ARENA_NEXT: i32 = 32;   // u32, next free arena byte (atomic bump allocation from any thread)
+export const HDR_HASH_OFF2: i32 = 36;    // second SPI table: deletes leave tombstones, so the control plane
+export const HDR_HASH_ACTIVE: i32 = 40;  // rebuilds into the idle table and flips this index (0/1) atomically
+export const HDR_TOMBSTONES: i32 = 44;   // tombstones in the active table (control plane only)
 export const HDR_DROPS: i32 = 64;        // u64[COUNTER_SLOTS]: drops with no SA (unknown SPI, bad handle, ...)
 export const HDR_SIZE: i32 = 256;
 
@@ -74,6 +77,7 @@ export const EXP_SEQ: u32 = 4;  // sequence numbers exhausted (also sets EXP_HAR
 export let gBase: usize = 0;
 export let gMaxSAs: u32 = 0;
 export let gHash: usize = 0;
+export let gHash2: usize = 0;
 export let gHashMask: u32 = 0;
 export let gSA: usize = 0;
 
@@ -92,7 +96,7 @@ function hashSlotsFor(maxSAs: u32): u32 {
  *  the memory to this before calling dpFormat. */
 export function dpLayoutEnd(maxSAs: u32): f64 {
   const slots = hashSlotsFor(maxSAs);
-  return <f64>layoutBase() + <f64>HDR_SIZE + <f64>slots * 8 + <f64>maxSAs * <f64>SA_SIZE + 64;
+  return <f64>layoutBase() + <f64>HDR_SIZE + <f64>slots * 16 + <f64>maxSAs * <f64>SA_SIZE + 128;
 }
 
 /** Format a fresh layout (control plane, once). Returns the arena start, or 0 if maxSAs is invalid. */
@@ -101,13 +105,15 @@ export function dpFormat(maxSAs: u32): usize {
   const base = layoutBase();
   const slots = hashSlotsFor(maxSAs);
   const hashOff = HDR_SIZE;
-  const saOff = (hashOff + slots * 8 + 63) & ~63;
+  const hashOff2 = hashOff + slots * 8;
+  const saOff = (hashOff2 + slots * 8 + 63) & ~63;
   const end = (base + saOff + <usize>maxSAs * SA_SIZE + 63) & ~<usize>63;
   if (<f64>end > <f64>memory.size() * 65536) return 0;
   memory.fill(base, 0, end - base);
   store<u32>(base + HDR_MAX_SAS, maxSAs);
   store<u32>(base + HDR_HASH_SLOTS, slots);
   store<u32>(base + HDR_HASH_OFF, hashOff);
+  store<u32>(base + HDR_HASH_OFF2, hashOff2);
   store<u32>(base + HDR_SA_OFF, saOff);
   store<u32>(base + HDR_SA_SIZE, SA_SIZE);
   store<u32>(base + HDR_END, <u32>end);
@@ -125,6 +131,7 @@ export function dpAttach(): usize {
   gBase = base;
   gMaxSAs = load<u32>(base + HDR_MAX_SAS);
   gHash = base + load<u32>(base + HDR_HASH_OFF);
+  gHash2 = base + load<u32>(base + HDR_HASH_OFF2);
   gHashMask = load<u32>(base + HDR_HASH_SLOTS) - 1;
   gSA = base + load<u32>(base + HDR_SA_OFF);
   return <usize>load<u32>(base + HDR_END);

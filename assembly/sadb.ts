@@ -1,8 +1,9 @@
 // SA database: fixed-size records addressed by handle, plus an open-addressing hash table that maps
 // inbound SPIs to handles in O(1). Only the control plane (one thread) installs and deletes; workers
-// look up concurrently, so slot writes are ordered: handle before SPI on insert, SPI cleared first on delete.
+// look up concurrently, so slot writes are ordered (SPI, then handle) and deletes leave tombstones; when
+// tombstones pass a quarter of the slots the table is rebuilt into a second one and the two swapped.
 import {
-  gHash, gHashMask, gMaxSAs, saPtr, SA_STATE, SA_SPI, SA_FLAGS, SA_KEY_LEN, SA_ICV_LEN, SA_REPLAY,
+  gBase, gHash, gHash2, gHashMask, gMaxSAs, HDR_HASH_ACTIVE, HDR_TOMBSTONES, saPtr, SA_STATE, SA_SPI, SA_FLAGS, SA_KEY_LEN, SA_ICV_LEN, SA_REPLAY,
   SA_REPLAY_WINDOW, SA_GCM, SA_KEY, SA_SIZE, SA_GENERATION, SAF_OUTBOUND, SAF_ESN,
 } from "./layout";
 import { gcmInit, gcmWipe } from "./crypto/gcm";
@@ -16,11 +17,18 @@ const TOMBSTONE: u32 = 0xffffffff;
   return (spi * 0x9e3779b1) >>> 7; // multiplicative hash; SPIs are chosen by us (random), not by the peer
 }
 
-/** Inbound SA handle for `spi`, or -1. Probes at most every slot once, so it always terminates. */
+// @ts-ignore: decorator
+@inline function activeTable(): usize {
+  return atomic.load<u32>(gBase + HDR_HASH_ACTIVE) != 0 ? gHash2 : gHash;
+}
+
+/** Inbound SA handle for `spi`, or -1. Probes at most every slot once, so it always terminates; the
+ *  table is rebuilt before tombstones make misses (unknown SPIs, a cheap attack) long. */
 export function saLookup(spi: u32): i32 {
+  const table = activeTable();
   let i = slotOf(spi) & gHashMask;
   for (let n: u32 = 0; n <= gHashMask; n++) {
-    const slot = gHash + (<usize>i << 3);
+    const slot = table + (<usize>i << 3);
     const h = atomic.load<u32>(slot + 4);
     if (h == 0) return -1;
     if (h != TOMBSTONE && atomic.load<u32>(slot) == spi) return <i32>(h - 1);
@@ -29,12 +37,13 @@ export function saLookup(spi: u32): i32 {
   return -1;
 }
 
-function hashInsert(spi: u32, handle: u32): bool {
+function hashInsert(table: usize, spi: u32, handle: u32): bool {
   let i = slotOf(spi) & gHashMask;
   for (let n: u32 = 0; n <= gHashMask; n++) {
-    const slot = gHash + (<usize>i << 3);
+    const slot = table + (<usize>i << 3);
     const h = load<u32>(slot + 4);
     if (h == 0 || h == TOMBSTONE) {
+      if (h == TOMBSTONE) store<u32>(gBase + HDR_TOMBSTONES, load<u32>(gBase + HDR_TOMBSTONES) - 1);
       atomic.store<u32>(slot, spi);
       atomic.store<u32>(slot + 4, handle + 1);
       return true;
@@ -45,17 +54,35 @@ function hashInsert(spi: u32, handle: u32): bool {
 }
 
 function hashRemove(spi: u32, handle: u32): void {
+  const table = activeTable();
   let i = slotOf(spi) & gHashMask;
   for (let n: u32 = 0; n <= gHashMask; n++) {
-    const slot = gHash + (<usize>i << 3);
+    const slot = table + (<usize>i << 3);
     const h = load<u32>(slot + 4);
     if (h == 0) return;
     if (h == handle + 1 && load<u32>(slot) == spi) {
       atomic.store<u32>(slot + 4, TOMBSTONE);
+      const t = load<u32>(gBase + HDR_TOMBSTONES) + 1;
+      store<u32>(gBase + HDR_TOMBSTONES, t);
+      if (t > (gHashMask + 1) >> 2) rebuild(table);
       return;
     }
     i = (i + 1) & gHashMask;
   }
+}
+
+// Re-insert every live inbound SA into the idle table, then flip: readers never see a half-built table.
+function rebuild(current: usize): void {
+  const next = current == gHash ? gHash2 : gHash;
+  memory.fill(next, 0, (<usize>gHashMask + 1) << 3);
+  store<u32>(gBase + HDR_TOMBSTONES, 0);
+  for (let h: u32 = 0; h < gMaxSAs; h++) {
+    const sa = saPtr(h);
+    if (atomic.load<u32>(sa + SA_STATE) == 1 && (load<u32>(sa + SA_FLAGS) & SAF_OUTBOUND) == 0) {
+      hashInsert(next, load<u32>(sa + SA_SPI), h);
+    }
+  }
+  atomic.store<u32>(gBase + HDR_HASH_ACTIVE, next == gHash2 ? 1 : 0);
 }
 
 /** Activate SA `handle` after the control plane wrote its fields (SPI, flags, key, key/ICV length,
@@ -82,7 +109,7 @@ export function saActivate(handle: u32): i32 {
   replayInit(sa + SA_REPLAY, win, (flags & SAF_ESN) != 0);
   store<u32>(sa + SA_GENERATION, load<u32>(sa + SA_GENERATION) + 1);
   atomic.store<u32>(sa + SA_STATE, 1);
-  if (inbound && !hashInsert(spi, handle)) {
+  if (inbound && !hashInsert(activeTable(), spi, handle)) {
     atomic.store<u32>(sa + SA_STATE, 0);
     return -7;
   }
@@ -95,8 +122,8 @@ export function saDelete(handle: u32): i32 {
   if (sa == 0) return -1;
   const gen = load<u32>(sa + SA_GENERATION);
   if (atomic.load<u32>(sa + SA_STATE) != 0) {
+    atomic.store<u32>(sa + SA_STATE, 0); // first, so a rebuild triggered below leaves it out
     if ((load<u32>(sa + SA_FLAGS) & SAF_OUTBOUND) == 0) hashRemove(load<u32>(sa + SA_SPI), handle);
-    atomic.store<u32>(sa + SA_STATE, 0);
   }
   gcmWipe(sa + SA_GCM);
   memory.fill(sa, 0, SA_SIZE);
