@@ -1,0 +1,63 @@
+// A negotiated Child SA and the interface through which it is installed into a data plane.
+import type { ChildConfig } from "./config.js";
+import type { TrafficSelector } from "../dataplane/selectors.js";
+import type { Endpoint } from "./nat.js";
+
+export type ChildState = "installing" | "installed" | "rekeying" | "rekeyed" | "deleting" | "deleted";
+
+export interface ChildKeys {
+  encryptionKey: Uint8Array; // AES key ‖ 4-byte salt (AES-GCM)
+  integrityKey: Uint8Array;  // empty for AEAD
+}
+
+/** Everything the data plane needs for one Child SA (both directions). */
+export interface ChildSaSpec {
+  name: string;
+  protocol: "esp";
+  mode: "tunnel" | "transport";
+  encr: { id: number; keyBits: number; icvLength: 8 | 12 | 16 };
+  esn: boolean;
+  dhGroup?: number;      // PFS group of the exchange that created it (none for IKE_AUTH's child)
+  spiIn: number;
+  spiOut: number;
+  keysIn: ChildKeys;
+  keysOut: ChildKeys;
+  localTs: TrafficSelector[];
+  remoteTs: TrafficSelector[];
+  local: Endpoint;
+  remote: Endpoint;
+  udpEncap: boolean;
+  replayWindow: number;
+  lifetime: { softBytes?: number; hardBytes?: number; softPackets?: number; hardPackets?: number };
+}
+
+export interface InstalledHandles { in: number; out: number }
+
+/** The data plane as the IKE engine sees it: inbound is installed before outbound, and the old SA of
+ *  a rekey is removed only after its replacement is in place (the engine orders the calls). */
+export interface ChildInstaller {
+  install(spec: ChildSaSpec): InstalledHandles;
+  /** Remove both directions; keys are zeroed by the data plane. */
+  uninstall(handles: InstalledHandles): void;
+  /** Update the peer's address/port after NAT-T port floating or MOBIKE. */
+  updateRemote?(handles: InstalledHandles, remote: Endpoint): void;
+  /** Traffic counters, for status and DPD (the time of the last inbound packet). */
+  usage?(handles: InstalledHandles): { bytesIn: bigint; bytesOut: bigint; packetsIn: bigint; packetsOut: bigint };
+}
+
+export class ChildSa {
+  state: ChildState = "installing";
+  handles?: InstalledHandles;
+  installedAt = 0;
+  rekeyAt = 0;
+  expireAt = 0;
+  rekeyTimer?: { cancel(): void };
+  expireTimer?: { cancel(): void };
+
+  constructor(readonly uniqueId: number, readonly config: ChildConfig, readonly spec: ChildSaSpec,
+              readonly initiatedByUs: boolean) {}
+
+  get name(): string { return this.config.name; }
+  get spiIn(): number { return this.spec.spiIn; }
+  get spiOut(): number { return this.spec.spiOut; }
+}

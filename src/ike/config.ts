@@ -1,0 +1,73 @@
+// The IKE engine's configuration model: connections with authentication rounds and children, and the
+// pre-shared secrets. It mirrors swanctl.conf's structure and key names (the file parser maps onto it).
+import type { Proposal } from "./crypto/transforms.js";
+import type { TrafficSelector } from "../dataplane/selectors.js";
+
+export interface AuthConfig {
+  auth: "psk";          // certificate authentication (pubkey) is not implemented yet
+  id: string;           // strongSwan identity syntax: 192.0.2.1, fd00::1, @fqdn, user@example.org, fqdn
+}
+
+export interface ChildConfig {
+  name: string;
+  localTs: TrafficSelector[];
+  remoteTs: TrafficSelector[];
+  espProposals: Proposal[];
+  mode: "tunnel" | "transport";
+  startAction: "none" | "trap" | "start";
+  closeAction?: "none" | "trap" | "start";
+  dpdAction?: "clear" | "trap" | "restart";
+  rekeyTime: number;    // seconds; 0 = never
+  lifeTime?: number;    // seconds; default rekeyTime * 1.1
+  randTime?: number;    // seconds of jitter subtracted from rekeyTime; default lifeTime - rekeyTime
+  rekeyBytes?: number; lifeBytes?: number; rekeyPackets?: number; lifePackets?: number;
+  replayWindow: number;
+}
+
+export interface ConnectionConfig {
+  name: string;
+  localAddrs: string[];   // our address(es); the first is used to initiate
+  remoteAddrs: string[];  // the peer's; "%any" accepts any as responder
+  localPort: number;      // default 500
+  remotePort: number;     // default 500
+  proposals: Proposal[];  // IKE proposals
+  local: AuthConfig;
+  remote: AuthConfig;     // id "%any" accepts any identity
+  children: ChildConfig[];
+  rekeyTime: number;      // IKE SA rekey, seconds; 0 = never
+  reauthTime: number;     // seconds; 0 = never
+  dpdDelay: number;       // seconds; 0 = no liveness checks
+  dpdTimeout?: number;
+  encap: boolean;         // force UDP encapsulation (always true for this data plane)
+  fragmentation: boolean; // RFC 7383
+  fragmentSize?: number;  // bytes (default 1280)
+  keyingTries?: number;   // initiation attempts (default 1)
+}
+
+export interface SharedSecret {
+  ids: string[];          // identities the secret belongs to; empty = any
+  secret: Uint8Array;
+}
+
+export interface EngineTimers {
+  retransmitTimeout: number; // s, first retransmission (strongSwan: 4.0)
+  retransmitBase: number;    // back-off factor (strongSwan: 1.8)
+  retransmitTries: number;   // retransmissions before giving up (strongSwan: 5)
+  halfOpenTimeout: number;   // s, a responder's half-open IKE SA lifetime
+  cookieThreshold: number;   // half-open SAs before the responder demands cookies
+}
+
+export const DEFAULT_TIMERS: EngineTimers = {
+  retransmitTimeout: 4, retransmitBase: 1.8, retransmitTries: 5, halfOpenTimeout: 30, cookieThreshold: 10,
+};
+
+export function connectionDefaults(c: Partial<ConnectionConfig> & Pick<ConnectionConfig, "name" | "proposals" | "local" | "remote">): ConnectionConfig {
+  return {
+    localAddrs: ["%any"], remoteAddrs: ["%any"], localPort: 500, remotePort: 500, children: [], rekeyTime: 14400,
+    reauthTime: 0, dpdDelay: 0, encap: true, fragmentation: true, ...c,
+  };
+}
+
+export function childDefaults(c: Partial<ChildConfig> & Pick<ChildConfig, "name" | "localTs" | "remoteTs" | "espProposals">): ChildConfig {
+  return { mode: "tunnel", startAction: "none", rekeyTime: 3600, replayWindow: 32, ...c };
+}

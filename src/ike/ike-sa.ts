@@ -1,0 +1,119 @@
+// An IKE SA: identities, negotiated algorithms and keys, message-ID state, and its Child SAs.
+import { randomBytes } from "node:crypto";
+import type { Proposal as WireProposal } from "./wire/index.js";
+import { SkSealer, openSk, lookupEncr, lookupPrf, lookupInteg, lookupDh, TRANSFORM_ENCR, TRANSFORM_PRF, TRANSFORM_INTEG,
+  TRANSFORM_DH, type Cipher, type Prf, type Integ, type DhGroup, type DhKeyPair, type IkeSaKeys } from "./crypto/index.js";
+import type { ConnectionConfig } from "./config.js";
+import type { Endpoint } from "./nat.js";
+import type { Identity } from "./identity.js";
+import type { ChildSa } from "./child-sa.js";
+import type { Timer } from "./clock.js";
+import type { SkEncrypter, SkDecrypter } from "./wire/protect.js";
+
+export type IkeState = "connecting" | "authenticating" | "established" | "rekeying" | "deleting" | "destroyed";
+
+export interface IkeAlgorithms { encr: Cipher; prf: Prf; integ?: Integ; dh: DhGroup; proposal: WireProposal }
+
+/** Outstanding request of ours (window size 1, RFC 7296 §2.3). */
+export interface PendingRequest {
+  messageId: number;
+  exchange: number;
+  datagrams: Buffer[];
+  tries: number;
+  timer?: Timer;
+  onResponse: (msg: import("./wire/index.js").IkeMessage, inner: import("./wire/index.js").Payload[]) => void;
+  onTimeout: () => void;
+}
+
+export function randomSpi64(): bigint {
+  for (;;) {
+    const v = randomBytes(8).readBigUInt64BE();
+    if (v !== 0n) return v;
+  }
+}
+
+export class IkeSa {
+  state: IkeState = "connecting";
+  spiR = 0n;
+  algs?: IkeAlgorithms;
+  keys?: IkeSaKeys;
+  ni: Buffer = Buffer.alloc(0);
+  nr: Buffer = Buffer.alloc(0);
+  dh?: DhKeyPair;
+  initRequest?: Buffer;   // raw IKE_SA_INIT request (signed by the initiator)
+  initResponse?: Buffer;  // raw IKE_SA_INIT response (signed by the responder)
+  localId?: Identity;
+  remoteId?: Identity;
+  natLocal = false;       // we are behind a NAT (or pretend to be: encap)
+  natRemote = false;      // the peer is
+  peerFragmentation = false;
+  /** Our next request's message ID, and the next one we expect from the peer. */
+  nextRequestId = 0;
+  nextPeerRequestId = 0;
+  pending?: PendingRequest;
+  lastResponse?: { messageId: number; datagrams: Buffer[] };
+  queue: Array<() => void> = [];
+  children = new Map<number, ChildSa>();
+  establishedAt = 0;
+  lastInbound = 0;        // clock time of the last message from the peer (DPD)
+  rekeyTimer?: Timer;
+  dpdTimer?: Timer;
+  halfOpenTimer?: Timer;
+  cookie?: Buffer;        // echoed in IKE_SA_INIT after the responder asked for one
+  retryGroup?: number;    // group the responder asked for with INVALID_KE_PAYLOAD
+  private sealer?: SkSealer;
+
+  constructor(readonly uniqueId: number, public conn: ConnectionConfig, readonly initiator: boolean,
+              readonly spiI: bigint, public local: Endpoint, public remote: Endpoint) {}
+
+  get name(): string { return this.conn.name; }
+  /** Our SPI: the one the peer puts in the header field that is ours. */
+  get ourSpi(): bigint { return this.initiator ? this.spiI : this.spiR; }
+  get natT(): boolean { return this.local.port !== 500 || this.remote.port !== 500; }
+
+  /** Install negotiated algorithms (from the selected proposal) and keys. */
+  setKeys(algs: IkeAlgorithms, keys: IkeSaKeys): void {
+    this.algs = algs;
+    this.keys = keys;
+    const k = this.initiator ? { encryptionKey: keys.skEi, integrityKey: keys.skAi } : { encryptionKey: keys.skEr, integrityKey: keys.skAr };
+    this.sealer = new SkSealer({ encr: algs.encr, integ: algs.integ }, k);
+  }
+
+  /** Protection of messages we send (SK_e/SK_a of our original role). */
+  get encrypter(): SkEncrypter {
+    if (!this.sealer) throw new Error("IKE SA has no keys yet");
+    return this.sealer;
+  }
+
+  /** Verification/decryption of messages the peer sends. */
+  get decrypter(): SkDecrypter {
+    const keys = this.keys, algs = this.algs;
+    if (!keys || !algs) throw new Error("IKE SA has no keys yet");
+    const k = this.initiator ? { encryptionKey: keys.skEr, integrityKey: keys.skAr } : { encryptionKey: keys.skEi, integrityKey: keys.skAi };
+    return { open: (aad, body) => openSk({ encr: algs.encr, integ: algs.integ }, k, aad, body) };
+  }
+
+  /** Zero keys and nonces (the SA is gone). */
+  wipe(): void {
+    if (this.keys) for (const v of Object.values(this.keys)) (v as Uint8Array).fill(0);
+    this.dh?.privateKey.fill(0);
+    this.keys = undefined;
+    this.sealer = undefined;
+  }
+}
+
+/** Algorithms of a selected IKE proposal. */
+export function ikeAlgorithms(p: WireProposal): IkeAlgorithms {
+  const one = (type: number) => p.transforms.find((t) => t.type === type);
+  const e = one(TRANSFORM_ENCR)!, prf = one(TRANSFORM_PRF)!, integ = one(TRANSFORM_INTEG), dh = one(TRANSFORM_DH)!;
+  return {
+    encr: lookupEncr(e.id, e.keyLength), prf: lookupPrf(prf.id), integ: integ ? lookupInteg(integ.id) : undefined,
+    dh: lookupDh(dh.id), proposal: p,
+  };
+}
+
+export function spiBytes(spi: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(spi);
+  return b;
+}

@@ -1,0 +1,288 @@
+// Child SA negotiation (RFC 7296 §1.3, §2.9, §2.17): the first Child SA inside IKE_AUTH, and the
+// CREATE_CHILD_SA exchange for new Child SAs and Child SA rekeys (with optional PFS). Responder side:
+// pick the child config whose selectors intersect the peer's, narrow, select a proposal, install.
+import { randomBytes } from "node:crypto";
+import {
+  ExchangeType, NotifyType, PayloadType, ProtocolId, TransformType, findErrorNotify, findNotify, findPayload, hasNotify,
+  notify, type IkeMessage, type Payload, type Proposal as WireProposal, type NotifyPayload,
+} from "../wire/index.js";
+import { deriveChildSaKeys, lookupEncr, lookupDh, type DhKeyPair, TRANSFORM_ESN, ESN_ENABLED } from "../crypto/index.js";
+import { offerProposals, selectProposal, checkSelected, describeProposal } from "../proposals.js";
+import { toWire, fromWire, narrow, isSubset, formatList } from "../selectors.js";
+import type { IkeSa } from "../ike-sa.js";
+import type { IkeEngine } from "../engine.js";
+import { hex8 } from "../engine.js";
+import type { ChildConfig } from "../config.js";
+import type { ChildSa, ChildSaSpec } from "../child-sa.js";
+import { childInstalled } from "./lifecycle.js";
+import { initiateDeleteChild } from "./informational.js";
+import { respondRekeyIke } from "./ike-rekey.js";
+
+/** Notifies that fail only the Child SA, not the IKE SA (RFC 7296 §1.2). */
+export const CHILD_ERRORS = new Set<number>([
+  NotifyType.NO_PROPOSAL_CHOSEN, NotifyType.TS_UNACCEPTABLE, NotifyType.SINGLE_PAIR_REQUIRED,
+  NotifyType.INTERNAL_ADDRESS_FAILURE, NotifyType.FAILED_CP_REQUIRED, NotifyType.INVALID_KE_PAYLOAD,
+  NotifyType.CHILD_SA_NOT_FOUND, NotifyType.TEMPORARY_FAILURE, NotifyType.NO_ADDITIONAL_SAS,
+]);
+
+const GCM_ICV: Record<number, 8 | 12 | 16> = { 18: 8, 19: 12, 20: 16 };
+
+/** A random inbound SPI like charon's (0xc… range), never a reserved value. */
+export function allocateSpi(): number {
+  return (0xc0000000 | (randomBytes(4).readUInt32BE() >>> 2)) >>> 0;
+}
+
+function spi4(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n >>> 0);
+  return b;
+}
+
+function withoutDh(list: WireProposal[]): WireProposal[] {
+  return list.map((p) => ({ ...p, transforms: p.transforms.filter((t) => t.type !== TransformType.DH) }));
+}
+
+/** What the initiator of a child negotiation remembers until the response. */
+export interface ChildProposal {
+  config: ChildConfig;
+  spiIn: number;
+  offered: WireProposal[];
+  transport: boolean;
+  dh?: DhKeyPair;
+  nonce?: Buffer;
+  rekeying?: ChildSa;
+  payloads: Payload[];
+}
+
+/** Build SA/TSi/TSr (+KE, Nonce outside IKE_AUTH) for a child of ours. */
+export function proposeChild(config: ChildConfig, inAuth = true, rekeying?: ChildSa): ChildProposal {
+  const spiIn = allocateSpi();
+  let offered = offerProposals(config.espProposals, ProtocolId.ESP, spi4(spiIn));
+  const pfs = config.espProposals.flatMap((p) => p.dh)[0];
+  if (inAuth || pfs === undefined) offered = withoutDh(offered); // IKE_AUTH's child uses the IKE SA's key exchange
+  const transport = config.mode === "transport";
+  const p: ChildProposal = { config, spiIn, offered, transport, rekeying, payloads: [] };
+  const extra: Payload[] = [];
+  if (!inAuth) {
+    p.nonce = randomBytes(32);
+    extra.push({ type: PayloadType.NONCE, nonce: p.nonce });
+    if (pfs !== undefined) {
+      p.dh = lookupDh(pfs).generateKeyPair();
+      extra.push({ type: PayloadType.KE, group: pfs, data: Buffer.from(p.dh.publicValue) });
+    }
+  }
+  p.payloads = [
+    ...(rekeying ? [rekeyNotify(rekeying.spiIn)] : []),
+    ...(transport ? [notify(NotifyType.USE_TRANSPORT_MODE)] : []),
+    { type: PayloadType.SA, proposals: offered },
+    ...extra,
+    { type: PayloadType.TSi, selectors: config.localTs.map(toWire) },
+    { type: PayloadType.TSr, selectors: config.remoteTs.map(toWire) },
+  ];
+  return p;
+}
+
+function rekeyNotify(spi: number): NotifyPayload {
+  return { type: PayloadType.NOTIFY, protocol: ProtocolId.ESP, spi: spi4(spi), notifyType: NotifyType.REKEY_SA, data: Buffer.alloc(0) };
+}
+
+/** Initiator: process the child part of a response (IKE_AUTH or CREATE_CHILD_SA) and install it. */
+export function completeChild(engine: IkeEngine, sa: IkeSa, p: ChildProposal, inner: Payload[], ni: Buffer, nr: Buffer,
+                              peerKe?: Buffer): ChildSa | undefined {
+  const log = (m: string, level = 0) => engine.log.log("chd", level, m, sa);
+  const err = findErrorNotify(inner);
+  if (err) {
+    const name = Object.entries(NotifyType).find(([, v]) => v === err.notifyType)?.[0] ?? String(err.notifyType);
+    log(`peer refused CHILD_SA ${p.config.name}: ${name}` + (err.notifyType === NotifyType.NO_PROPOSAL_CHOSEN
+      ? `\n  ours: ${p.offered.map(describeProposal).join(", ")}`
+      : err.notifyType === NotifyType.TS_UNACCEPTABLE
+        ? `\n  our TSi: ${formatList(p.config.localTs)}\n  our TSr: ${formatList(p.config.remoteTs)}` : ""));
+    engine.emit("child-failed", sa, p.config, name);
+    return undefined;
+  }
+  const saP = findPayload(inner, PayloadType.SA), tsi = findPayload(inner, PayloadType.TSi), tsr = findPayload(inner, PayloadType.TSr);
+  if (!saP || !tsi || !tsr) { log(`CHILD_SA ${p.config.name}: response lacks SA, TSi or TSr`); return undefined; }
+  const sel = checkSelected(p.offered, saP.proposals);
+  if (!sel.ok) { log(`CHILD_SA ${p.config.name}: ${sel.reason}`); return undefined; }
+  const localTs = fromWire(tsi.selectors), remoteTs = fromWire(tsr.selectors);
+  if (!isSubset(localTs, p.config.localTs) || !isSubset(remoteTs, p.config.remoteTs) || !localTs.length || !remoteTs.length) {
+    log(`CHILD_SA ${p.config.name}: peer returned selectors outside ours:\n  ours:   ${formatList(p.config.localTs)} === ${formatList(p.config.remoteTs)}\n  theirs: ${formatList(localTs)} === ${formatList(remoteTs)}`);
+    return undefined;
+  }
+  if (sel.proposal.spi.length !== 4) { log("peer's ESP SPI is not 4 bytes"); return undefined; }
+  let gir: Uint8Array | undefined;
+  if (p.dh) {
+    if (!peerKe) { log(`CHILD_SA ${p.config.name}: PFS requested but the response has no KE`); return undefined; }
+    try { gir = p.dh.group.computeSharedSecret(p.dh.privateKey, peerKe); } catch (e) { log(`PFS key exchange failed: ${(e as Error).message}`); return undefined; }
+  }
+  const transport = p.transport && hasNotify(inner, NotifyType.USE_TRANSPORT_MODE);
+  const spec = childSpec(sa, p.config, sel.proposal, p.spiIn, sel.proposal.spi.readUInt32BE(0), ni, nr, gir, true, localTs, remoteTs, transport);
+  if (p.dh) spec.dhGroup = p.dh.group.id;
+  return install(engine, sa, p.config, spec, true, p.rekeying);
+}
+
+/** Responder: negotiate a child from a request's SA/TSi/TSr; returns the response payloads. */
+export function negotiateChild(engine: IkeEngine, sa: IkeSa, inner: Payload[], ni: Buffer, nr: Buffer,
+                               opts: { inAuth?: boolean; gir?: Uint8Array; rekeying?: ChildSa; peerKeGroup?: number } = {}): { payloads: Payload[]; child?: ChildSa } {
+  const inAuth = opts.inAuth ?? true;
+  const log = (m: string) => engine.log.log("chd", 0, m, sa);
+  const refuse = (type: number, why: string, data?: Buffer) => { log(why); return { payloads: [notify(type, data)] }; };
+  const saP = findPayload(inner, PayloadType.SA), tsi = findPayload(inner, PayloadType.TSi), tsr = findPayload(inner, PayloadType.TSr);
+  if (!saP || !tsi || !tsr) return refuse(NotifyType.INVALID_SYNTAX, "child request lacks SA, TSi or TSr");
+  const theirTsi = fromWire(tsi.selectors), theirTsr = fromWire(tsr.selectors);
+  // The child config: the one being rekeyed, else the first whose selectors intersect the peer's.
+  const candidates = opts.rekeying ? [opts.rekeying.config] : sa.conn.children;
+  let config: ChildConfig | undefined, localTs: typeof theirTsi = [], remoteTs: typeof theirTsi = [];
+  for (const c of candidates) {
+    remoteTs = narrow(theirTsi, c.remoteTs);
+    localTs = narrow(theirTsr, c.localTs);
+    if (remoteTs.length && localTs.length) { config = c; break; }
+  }
+  if (!config) {
+    return refuse(NotifyType.TS_UNACCEPTABLE, `no matching CHILD_SA config found for the peer's selectors:\n  theirs: TSi ${formatList(theirTsi)} TSr ${formatList(theirTsr)}\n` +
+      sa.conn.children.map((c) => `  ${c.name}: local ${formatList(c.localTs)} remote ${formatList(c.remoteTs)}`).join("\n"));
+  }
+  const spiIn = allocateSpi();
+  let ours = offerProposals(config.espProposals, ProtocolId.ESP, spi4(spiIn));
+  if (inAuth) ours = withoutDh(ours);
+  const sel = selectProposal(ours, inAuth ? withoutDh(saP.proposals) : saP.proposals);
+  if (!sel.ok) return refuse(NotifyType.NO_PROPOSAL_CHOSEN, `CHILD_SA ${config.name}: ${sel.reason}`);
+  if (sel.proposal.spi.length !== 4) return refuse(NotifyType.INVALID_SYNTAX, "ESP SPI must be 4 bytes");
+  const dhT = sel.proposal.transforms.find((t) => t.type === TransformType.DH);
+  if (dhT && dhT.id !== 0 && opts.peerKeGroup !== dhT.id) {
+    const data = Buffer.alloc(2);
+    data.writeUInt16BE(dhT.id);
+    return refuse(NotifyType.INVALID_KE_PAYLOAD, `CHILD_SA ${config.name}: PFS group ${dhT.id} needed, peer sent ${opts.peerKeGroup ?? "no KE"}`, data);
+  }
+  const transport = config.mode === "transport" && hasNotify(inner, NotifyType.USE_TRANSPORT_MODE);
+  const spec = childSpec(sa, config, sel.proposal, spiIn, sel.proposal.spi.readUInt32BE(0), ni, nr, opts.gir, false, localTs, remoteTs, transport);
+  if (dhT && dhT.id !== 0) spec.dhGroup = dhT.id;
+  const child = install(engine, sa, config, spec, false, opts.rekeying);
+  if (!child) return { payloads: [notify(NotifyType.TEMPORARY_FAILURE)] };
+  return {
+    child,
+    payloads: [
+      ...(transport ? [notify(NotifyType.USE_TRANSPORT_MODE)] : []),
+      { type: PayloadType.SA, proposals: [{ ...sel.proposal, spi: spi4(spiIn) }] },
+      { type: PayloadType.TSi, selectors: remoteTs.map(toWire) },
+      { type: PayloadType.TSr, selectors: localTs.map(toWire) },
+    ],
+  };
+}
+
+function childSpec(sa: IkeSa, config: ChildConfig, proposal: WireProposal, spiIn: number, spiOut: number, ni: Buffer, nr: Buffer,
+                   gir: Uint8Array | undefined, weInitiated: boolean, localTs: ChildSaSpec["localTs"], remoteTs: ChildSaSpec["remoteTs"],
+                   transport: boolean): ChildSaSpec {
+  const e = proposal.transforms.find((t) => t.type === TransformType.ENCR)!;
+  const icv = GCM_ICV[e.id];
+  if (!icv) throw new Error(`the data plane implements AES-GCM only; negotiated ${describeProposal(proposal)}`);
+  const encr = lookupEncr(e.id, e.keyLength);
+  const esn = proposal.transforms.some((t) => t.type === TRANSFORM_ESN && t.id === ESN_ENABLED);
+  const keys = deriveChildSaKeys(sa.algs!.prf, sa.keys!.skD, { encr }, ni, nr, gir);
+  gir?.fill(0);
+  const mine = weInitiated ? keys.initiatorToResponder : keys.responderToInitiator;
+  const theirs = weInitiated ? keys.responderToInitiator : keys.initiatorToResponder;
+  return {
+    name: config.name, protocol: "esp", mode: transport ? "transport" : "tunnel",
+    encr: { id: e.id, keyBits: e.keyLength ?? 128, icvLength: icv }, esn, spiIn, spiOut,
+    keysIn: { encryptionKey: Uint8Array.from(theirs.encryptionKey), integrityKey: Uint8Array.from(theirs.integrityKey) },
+    keysOut: { encryptionKey: Uint8Array.from(mine.encryptionKey), integrityKey: Uint8Array.from(mine.integrityKey) },
+    localTs, remoteTs, local: { ...sa.local }, remote: { ...sa.remote }, udpEncap: sa.natT, replayWindow: config.replayWindow,
+    lifetime: {
+      softBytes: config.rekeyBytes, hardBytes: config.lifeBytes, softPackets: config.rekeyPackets, hardPackets: config.lifePackets,
+    },
+  };
+}
+
+function install(engine: IkeEngine, sa: IkeSa, config: ChildConfig, spec: ChildSaSpec, byUs: boolean, rekeying?: ChildSa): ChildSa | undefined {
+  const child = engine.newChild(config, spec, byUs);
+  try {
+    child.handles = engine.installer.install(spec);
+  } catch (e) {
+    engine.log.log("chd", 0, `unable to install CHILD_SA ${config.name}: ${(e as Error).message}`, sa);
+    return undefined;
+  }
+  sa.children.set(child.uniqueId, child);
+  child.state = "installed";
+  engine.keylog?.child(sa, child);
+  engine.log.log("chd", 0, `CHILD_SA ${config.name}{${child.uniqueId}} established with SPIs ${hex8(spec.spiIn)}_i ${hex8(spec.spiOut)}_o ` +
+    `and TS ${formatList(spec.localTs)} === ${formatList(spec.remoteTs)}${spec.dhGroup ? `, PFS group ${spec.dhGroup}` : ""}${rekeying ? ` (rekeyed {${rekeying.uniqueId}})` : ""}`, sa);
+  if (rekeying) rekeying.state = "rekeyed";
+  childInstalled(engine, sa, child);
+  return child;
+}
+
+// ------------------------------------------------------------------ CREATE_CHILD_SA exchanges
+
+/** A new Child SA on an established IKE SA. */
+export function initiateCreateChild(engine: IkeEngine, sa: IkeSa, config: ChildConfig): void {
+  const p = proposeChild(config, false);
+  engine.request(sa, ExchangeType.CREATE_CHILD_SA, p.payloads, (_m, inner) => {
+    const nonce = findPayload(inner, PayloadType.NONCE);
+    if (!nonce && !findErrorNotify(inner)) return engine.log.log("chd", 0, "CREATE_CHILD_SA response lacks a nonce", sa);
+    completeChild(engine, sa, p, inner, p.nonce!, nonce?.nonce ?? Buffer.alloc(0), findPayload(inner, PayloadType.KE)?.data);
+  });
+}
+
+/** Rekey a Child SA (RFC 7296 §2.8): new SA first, then delete the old one. */
+export function initiateRekeyChild(engine: IkeEngine, sa: IkeSa, old: ChildSa): void {
+  if (old.state !== "installed" || sa.state !== "established") return;
+  old.state = "rekeying";
+  const p = proposeChild(old.config, false, old);
+  engine.log.log("chd", 1, `rekeying CHILD_SA ${old.name}{${old.uniqueId}}`, sa);
+  engine.request(sa, ExchangeType.CREATE_CHILD_SA, p.payloads, (_m, inner) => {
+    if (old.state === "deleted") return; // the peer deleted it meanwhile
+    const nonce = findPayload(inner, PayloadType.NONCE);
+    const child = nonce ? completeChild(engine, sa, p, inner, p.nonce!, nonce.nonce, findPayload(inner, PayloadType.KE)?.data) : undefined;
+    if (!child) {
+      old.state = "installed";
+      return;
+    }
+    initiateDeleteChild(engine, sa, old);
+  });
+}
+
+export function respondCreateChildSa(engine: IkeEngine, sa: IkeSa, req: IkeMessage, inner: Payload[]): void {
+  if (sa.state !== "established" && sa.state !== "rekeying") return engine.respond(sa, req, [notify(NotifyType.TEMPORARY_FAILURE)]);
+  const saP = findPayload(inner, PayloadType.SA);
+  if (saP?.proposals.some((p) => p.protocol === ProtocolId.IKE)) return respondRekeyIke(engine, sa, req, inner);
+  const nonce = findPayload(inner, PayloadType.NONCE);
+  if (!saP || !nonce) return engine.respond(sa, req, [notify(NotifyType.INVALID_SYNTAX)]);
+  const rekey = findNotify(inner, NotifyType.REKEY_SA);
+  let old: ChildSa | undefined;
+  if (rekey) {
+    const spi = rekey.spi.length === 4 ? rekey.spi.readUInt32BE(0) : -1;
+    old = [...sa.children.values()].find((c) => c.spiOut === spi && c.state !== "deleted");
+    if (!old) {
+      engine.log.log("chd", 0, `peer wants to rekey CHILD_SA with SPI ${hex8(spi)}, which we do not have`, sa);
+      return engine.respond(sa, req, [{ type: PayloadType.NOTIFY, protocol: ProtocolId.ESP, spi: rekey.spi, notifyType: NotifyType.CHILD_SA_NOT_FOUND, data: Buffer.alloc(0) }]);
+    }
+  }
+  const ke = findPayload(inner, PayloadType.KE);
+  const nr = randomBytes(32);
+  let dh: DhKeyPair | undefined, gir: Uint8Array | undefined;
+  if (ke) {
+    try {
+      dh = lookupDh(ke.group).generateKeyPair();
+      gir = dh.group.computeSharedSecret(dh.privateKey, ke.data);
+    } catch (e) {
+      engine.log.log("chd", 0, `PFS key exchange with group ${ke.group} failed: ${(e as Error).message}`, sa);
+      const data = Buffer.alloc(2);
+      const want = (old?.config ?? sa.conn.children[0])?.espProposals.flatMap((p) => p.dh)[0] ?? 0;
+      data.writeUInt16BE(want);
+      return engine.respond(sa, req, [notify(want ? NotifyType.INVALID_KE_PAYLOAD : NotifyType.NO_PROPOSAL_CHOSEN, want ? data : undefined)]);
+    }
+  }
+  const r = negotiateChild(engine, sa, inner, nonce.nonce, nr, { inAuth: false, gir, rekeying: old, peerKeGroup: ke?.group });
+  if (!r.child) return engine.respond(sa, req, r.payloads);
+  const saOut = r.payloads.find((p) => p.type === PayloadType.SA);
+  const others = r.payloads.filter((p) => p.type !== PayloadType.SA);
+  engine.respond(sa, req, [
+    ...others.filter((p) => p.type === PayloadType.NOTIFY),
+    saOut!,
+    { type: PayloadType.NONCE, nonce: nr },
+    ...(dh ? [{ type: PayloadType.KE, group: dh.group.id, data: Buffer.from(dh.publicValue) } as Payload] : []),
+    ...others.filter((p) => p.type !== PayloadType.NOTIFY),
+  ]);
+  dh?.privateKey.fill(0);
+}

@@ -1,0 +1,111 @@
+// IKE_AUTH (RFC 7296 §1.2, §2.15): identities, PSK authentication over the IKE_SA_INIT messages, and
+// the first Child SA. Failures say which of the three things went wrong: the identity did not match,
+// no secret was found, or the AUTH value did not verify (wrong key).
+import { ExchangeType, NotifyType, PayloadType, findErrorNotify, findPayload, notify, type IkeMessage, type Payload } from "../wire/index.js";
+import { signedOctets, pskAuth, pskVerify } from "../auth/psk.js";
+import { parseIdentity, formatIdentity, identityMatches, type Identity } from "../identity.js";
+import type { IkeSa } from "../ike-sa.js";
+import type { IkeEngine } from "../engine.js";
+import type { ChildConfig } from "../config.js";
+import { proposeChild, completeChild, negotiateChild, CHILD_ERRORS } from "./create-child-sa.js";
+import { ikeEstablished } from "./lifecycle.js";
+
+const AUTH_PSK = 2;
+
+/** The secret for this pair of identities: one naming both, else one naming either, else an anonymous one. */
+export function findSecret(engine: IkeEngine, a: Identity, b: Identity): Uint8Array | undefined {
+  const names = (s: { ids: string[] }) => s.ids.map((id) => { try { return parseIdentity(id); } catch { return undefined; } });
+  const hits = (s: { ids: string[] }) => names(s).filter((n) => n && [a, b].some((x) => x.type === n.type && x.data.equals(n.data))).length;
+  const ranked = engine.secrets.map((s) => ({ s, score: s.ids.length === 0 ? 0.5 : hits(s) })).filter((r) => r.score > 0)
+    .sort((x, y) => y.score - x.score);
+  return ranked[0]?.s.secret;
+}
+
+function idPayload(type: typeof PayloadType.IDi | typeof PayloadType.IDr, id: Identity): Payload {
+  return { type, idType: id.type, data: id.data } as Payload;
+}
+
+// ------------------------------------------------------------------ initiator
+
+export function initiateIkeAuth(engine: IkeEngine, sa: IkeSa, children: ChildConfig[]): void {
+  const conn = sa.conn;
+  const keys = sa.keys!, prf = sa.algs!.prf;
+  sa.localId = parseIdentity(conn.local.id);
+  const remoteWanted = conn.remote.id !== "%any" ? parseIdentity(conn.remote.id) : undefined;
+  const secret = findSecret(engine, sa.localId, remoteWanted ?? sa.localId);
+  if (!secret) return engine.destroy(sa, `no shared key found for '${conn.local.id}' - '${conn.remote.id}'`);
+  const auth = pskAuth(prf, secret, signedOctets(prf, sa.initRequest!, sa.nr, keys.skPi, sa.localId));
+  const [first, ...rest] = children;
+  const child = first ? proposeChild(first) : undefined;
+  const payloads: Payload[] = [
+    idPayload(PayloadType.IDi, sa.localId),
+    ...(remoteWanted ? [idPayload(PayloadType.IDr, remoteWanted)] : []),
+    { type: PayloadType.AUTH, method: AUTH_PSK, data: auth },
+    notify(NotifyType.INITIAL_CONTACT),
+    ...(child?.payloads ?? []),
+  ];
+  engine.log.log("ike", 1, `authentication of '${conn.local.id}' (myself) with pre-shared key`, sa);
+  engine.request(sa, ExchangeType.IKE_AUTH, payloads, (_msg, inner) => {
+    const err = findErrorNotify(inner);
+    if (err && !CHILD_ERRORS.has(err.notifyType)) {
+      const why = err.notifyType === NotifyType.AUTHENTICATION_FAILED
+        ? "the peer rejected our authentication (AUTHENTICATION_FAILED): check the pre-shared key and both identities"
+        : `IKE_AUTH failed: peer sent notify ${err.notifyType}`;
+      return engine.destroy(sa, why);
+    }
+    const idr = findPayload(inner, PayloadType.IDr), au = findPayload(inner, PayloadType.AUTH);
+    if (!idr || !au) return engine.destroy(sa, "IKE_AUTH response lacks IDr or AUTH");
+    const peer: Identity = { type: idr.idType, data: idr.data };
+    if (!identityMatches(conn.remote.id, peer)) {
+      return engine.destroy(sa, `peer identity '${formatIdentity(peer)}' does not match the configured '${conn.remote.id}'`);
+    }
+    if (au.method !== AUTH_PSK) return engine.destroy(sa, `peer authenticated with method ${au.method}, we expect a pre-shared key`);
+    const peerSecret = findSecret(engine, sa.localId!, peer);
+    if (!peerSecret) return engine.destroy(sa, `no shared key found for '${conn.local.id}' - '${formatIdentity(peer)}'`);
+    if (!pskVerify(prf, peerSecret, signedOctets(prf, sa.initResponse!, sa.ni, keys.skPr, peer), au.data)) {
+      return engine.destroy(sa, `pre-shared key authentication of '${formatIdentity(peer)}' failed: the AUTH value did not verify (different keys?)`);
+    }
+    sa.remoteId = peer;
+    engine.log.log("ike", 1, `authentication of '${formatIdentity(peer)}' with pre-shared key successful`, sa);
+    ikeEstablished(engine, sa);
+    if (child) completeChild(engine, sa, child, inner, sa.ni, sa.nr);
+    for (const c of rest) engine.initiate(conn.name, c.name);
+  });
+}
+
+// ------------------------------------------------------------------ responder
+
+export function respondIkeAuth(engine: IkeEngine, sa: IkeSa, req: IkeMessage, inner: Payload[]): void {
+  if (sa.state !== "authenticating" || sa.initiator) {
+    return engine.respond(sa, req, [notify(NotifyType.INVALID_SYNTAX)]);
+  }
+  const conn = sa.conn, keys = sa.keys!, prf = sa.algs!.prf;
+  const fail = (why: string) => {
+    engine.log.log("ike", 0, why, sa);
+    engine.respond(sa, req, [notify(NotifyType.AUTHENTICATION_FAILED)]);
+    engine.destroy(sa, "authentication failed");
+  };
+  const idi = findPayload(inner, PayloadType.IDi), au = findPayload(inner, PayloadType.AUTH);
+  if (!idi || !au) return fail("IKE_AUTH request lacks IDi or AUTH (EAP is not supported)");
+  const peer: Identity = { type: idi.idType, data: idi.data };
+  if (!identityMatches(conn.remote.id, peer)) {
+    return fail(`peer identity '${formatIdentity(peer)}' does not match the configured remote id '${conn.remote.id}'`);
+  }
+  if (au.method !== AUTH_PSK) return fail(`peer uses authentication method ${au.method}; this connection expects a pre-shared key`);
+  sa.localId = parseIdentity(conn.local.id);
+  const secret = findSecret(engine, sa.localId, peer);
+  if (!secret) return fail(`no shared key found for '${conn.local.id}' - '${formatIdentity(peer)}'`);
+  if (!pskVerify(prf, secret, signedOctets(prf, sa.initRequest!, sa.nr, keys.skPi, peer), au.data)) {
+    return fail(`pre-shared key authentication of '${formatIdentity(peer)}' failed: the AUTH value did not verify (different keys?)`);
+  }
+  sa.remoteId = peer;
+  engine.log.log("ike", 1, `authentication of '${formatIdentity(peer)}' with pre-shared key successful`, sa);
+  const auth = pskAuth(prf, secret, signedOctets(prf, sa.initResponse!, sa.ni, keys.skPr, sa.localId));
+  ikeEstablished(engine, sa);
+  const child = findPayload(inner, PayloadType.SA) ? negotiateChild(engine, sa, inner, sa.ni, sa.nr) : { payloads: [] };
+  engine.respond(sa, req, [
+    idPayload(PayloadType.IDr, sa.localId),
+    { type: PayloadType.AUTH, method: AUTH_PSK, data: auth },
+    ...child.payloads,
+  ]);
+}
