@@ -41,6 +41,8 @@ export interface ChildInstaller {
   uninstall(handles: InstalledHandles): void;
   /** Update the peer's address/port after NAT-T port floating or MOBIKE. */
   updateRemote?(handles: InstalledHandles, remote: Endpoint): void;
+  /** True once the data plane counted past the SA's soft byte/packet limit (time to rekey). */
+  softExpired?(handles: InstalledHandles): boolean;
   /** Traffic counters, for status and DPD (the time of the last inbound packet). */
   usage?(handles: InstalledHandles): { bytesIn: bigint; bytesOut: bigint; packetsIn: bigint; packetsOut: bigint };
 }

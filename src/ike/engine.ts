@@ -134,6 +134,23 @@ export class IkeEngine extends EventEmitter {
   rekeyIke(sa: IkeSa): void { initiateRekeyIke(this, sa); }
   dpd(sa: IkeSa): void { initiateDpd(this, sa); }
 
+  /** Rekey Child SAs whose data-plane soft lifetime (bytes/packets) has passed; the daemon calls
+   *  this periodically. Returns how many rekeys were started. */
+  pollLifetimes(): number {
+    let n = 0;
+    for (const sa of this.sas()) {
+      if (sa.state !== "established") continue;
+      for (const child of sa.children.values()) {
+        if (child.state === "installed" && child.handles && this.installer.softExpired?.(child.handles)) {
+          this.log.log("chd", 1, `CHILD_SA ${child.name}{${child.uniqueId}} reached its soft byte/packet limit`, sa);
+          this.rekeyChild(sa, child);
+          n++;
+        }
+      }
+    }
+    return n;
+  }
+
   /** Delete every SA with the peers (shutdown). */
   shutdown(): void { for (const sa of this.sas()) if (sa.state === "established") initiateDeleteIke(this, sa); }
 

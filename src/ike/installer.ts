@@ -39,6 +39,11 @@ export class DataPlaneInstaller implements ChildInstaller {
     this.dp.sadb.update(h.in, { remote });
   }
 
+  softExpired(h: InstalledHandles): boolean {
+    const o = this.dp.sadb.stats(h.out);
+    return o.softExpired || o.hardExpired;
+  }
+
   usage(h: InstalledHandles) {
     const i = this.dp.sadb.stats(h.in), o = this.dp.sadb.stats(h.out);
     return { bytesIn: i.bytes, bytesOut: o.bytes, packetsIn: i.packets, packetsOut: o.packets };

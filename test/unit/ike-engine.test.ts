@@ -259,3 +259,19 @@ test("IKE fragmentation: a large IKE_AUTH is split and reassembled", () => {
   assert.ok(p.sent.length > 4, "IKE_AUTH went in fragments");
   assert.equal([...only(p.b.engine.sas()).children.values()][0].spec.remoteTs.length, 3);
 });
+
+test("a Child SA past its data-plane soft byte limit is rekeyed when the engine polls", () => {
+  const p = pair({}, { rekeyBytes: 300, lifeBytes: 100000 });
+  p.a.engine.initiate("moon-sun");
+  p.run();
+  const sa = only(p.a.engine.sas());
+  const old = [...sa.children.values()][0];
+  assert.equal(p.a.engine.pollLifetimes(), 0);
+  for (let i = 0; i < 3; i++) traffic(p.a.dp, sa, p.b.dp, "10.1.0.5", "10.2.0.7"); // 3 x 128 bytes
+  assert.equal(p.a.engine.pollLifetimes(), 1);
+  p.run();
+  const now = [...sa.children.values()];
+  assert.equal(now.length, 1);
+  assert.notEqual(now[0].spiIn, old.spiIn);
+  assert.equal(p.a.engine.pollLifetimes(), 0, "the new SA starts with fresh counters");
+});
