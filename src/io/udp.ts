@@ -1,0 +1,310 @@
+// The ESP-in-UDP socket (RFC 3948, port 4500): recvmmsg() straight into PacketBatch slots and sendmmsg()
+// straight from batch outputs, through mmsghdr/iovec/sockaddr rings allocated once and reused, so a batch
+// costs one syscall and no allocation. Received datagrams are demultiplexed: the non-ESP marker (four zero
+// bytes) means IKE, copied out to the control plane; a lone 0xFF byte is a NAT keepalive; the rest is ESP,
+// left in place starting at its SPI for decap.
+import type { DataPlane } from "../dataplane/dataplane.js";
+import type { PacketBatch } from "../dataplane/batch.js";
+import { sys, C, E, check, errno, SysError, NativeBlock, putPointer, memoryAddress, LAYOUT } from "./libc.js";
+import { SockAddr, encodeSockaddr, sockaddrEquals, type IpVersion } from "./sockaddr.js";
+import { Poller, Wait, type Wakeup } from "./wakeup.js";
+
+export interface UdpOptions {
+  /** Local address. Default "::": IPv6 and IPv4 (v4-mapped) on one socket. */
+  address?: string;
+  /** Default 4500; 0 picks a free port (see `port`). */
+  port?: number;
+  /** SO_REUSEPORT: several workers, each with its own socket on the same port. */
+  reusePort?: boolean;
+  /** SO_RCVBUF / SO_SNDBUF in bytes (the kernel caps them at net.core.[rw]mem_max). */
+  receiveBuffer?: number;
+  sendBuffer?: number;
+  /** Datagrams per sendmmsg() call (default 64). */
+  sendRing?: number;
+  /** Makes a blocking recvBatch() return early (another thread calls wakeup.signal()). */
+  wakeup?: Wakeup;
+  /** IKE messages received with the non-ESP marker (marker removed; a copy, the slot is reused). */
+  onControl?: (message: Uint8Array, from: SockAddr) => void;
+}
+
+export interface UdpStats {
+  /** Datagrams received, of every kind. */
+  received: number;
+  esp: number;
+  ike: number;
+  keepalives: number;
+  /** Datagrams longer than a slot's maxPacket (MSG_TRUNC): dropped. */
+  truncated: number;
+  /** Datagrams too short for ESP (SPI + sequence number) that are neither IKE nor a keepalive. */
+  runts: number;
+  sent: number;
+  /** Datagrams the kernel refused (lastErrno says why). */
+  sendErrors: number;
+  /** Packets with no destination: an SA without a remote endpoint, IPv6 on an IPv4 socket. */
+  unroutable: number;
+  lastErrno: number;
+}
+
+/** Where sendBatch() sends each packet: its SA's remote endpoint, one peer, or a per-packet choice. */
+export type Destination = "sa" | SockAddr | ((i: number) => SockAddr | null);
+
+const { MMSG_SIZE, IOV_SIZE, SOCKADDR_SIZE } = LAYOUT;
+const ENTRY = MMSG_SIZE + IOV_SIZE + SOCKADDR_SIZE;
+const MARKER_LEN = 4;
+const ESP_MIN = 8; // SPI + sequence number
+
+/** mmsghdr[n], then iovec[n], then sockaddr[n]; entry i points to iovec i and sockaddr i. */
+class Ring {
+  readonly block: NativeBlock;
+  /** BigInt address of each mmsghdr (sendmmsg resumes mid-ring after a partial send). */
+  readonly entries: bigint[];
+  used = 0;
+
+  constructor(readonly size: number) {
+    this.block = new NativeBlock(size * ENTRY);
+    const { u32, address } = this.block;
+    for (let i = 0; i < size; i++) {
+      const m = i * MMSG_SIZE;
+      putPointer(u32, m + LAYOUT.MSG_NAME, address + this.nameOff(i));
+      u32[(m + LAYOUT.MSG_NAMELEN) >> 2] = SOCKADDR_SIZE;
+      putPointer(u32, m + LAYOUT.MSG_IOV, address + this.iovOff(i));
+      u32[(m + LAYOUT.MSG_IOVLEN) >> 2] = 1;
+    }
+    this.entries = Array.from({ length: size }, (_, i) => this.block.at(i * MMSG_SIZE));
+  }
+
+  iovOff(i: number): number { return this.size * MMSG_SIZE + i * IOV_SIZE; }
+  nameOff(i: number): number { return this.size * (MMSG_SIZE + IOV_SIZE) + i * SOCKADDR_SIZE; }
+  /** Point entry i's buffer at `address`, `length` bytes. */
+  setBuffer(i: number, address: number, length: number): void {
+    const { u32 } = this.block;
+    putPointer(u32, this.iovOff(i) + LAYOUT.IOV_BASE, address);
+    u32[(this.iovOff(i) + LAYOUT.IOV_LEN) >> 2] = length;
+  }
+  setNameLen(i: number, len: number): void { this.block.u32[(i * MMSG_SIZE + LAYOUT.MSG_NAMELEN) >> 2] = len; }
+  msgLen(i: number): number { return this.block.u32[(i * MMSG_SIZE + LAYOUT.MSG_LEN) >> 2]; }
+  msgFlags(i: number): number { return this.block.u32[(i * MMSG_SIZE + LAYOUT.MSG_FLAGS) >> 2]; }
+}
+
+export class UdpSocket {
+  readonly stats: UdpStats = {
+    received: 0, esp: 0, ike: 0, keepalives: 0, truncated: 0, runts: 0,
+    sent: 0, sendErrors: 0, unroutable: 0, lastErrno: 0,
+  };
+  /** Set when the last recvBatch() returned because the Wakeup was signalled. */
+  woken = false;
+  private readonly memBase: number;
+  private readonly poller: Poller;
+  private readonly rx = new Map<PacketBatch, Ring>();
+  private readonly tx: Ring;
+  private readonly onControl?: UdpOptions["onControl"];
+  private closed = false;
+
+  private constructor(private readonly dp: DataPlane, readonly fd: number, readonly version: IpVersion,
+                      readonly port: number, opts: UdpOptions) {
+    this.memBase = memoryAddress(dp.memory);
+    this.poller = new Poller(fd, C.POLLIN, opts.wakeup);
+    this.tx = new Ring(opts.sendRing ?? 64);
+    this.onControl = opts.onControl;
+  }
+
+  static open(dp: DataPlane, opts: UdpOptions = {}): UdpSocket {
+    const local = new SockAddr(opts.address ?? "::", opts.port ?? 4500);
+    if (opts.sendRing !== undefined && !(Number.isInteger(opts.sendRing) && opts.sendRing >= 1)) {
+      throw new RangeError(`sendRing must be an integer ≥ 1, got ${opts.sendRing}`);
+    }
+    const family = local.version === 6 ? C.AF_INET6 : C.AF_INET;
+    // Blocking socket: receives pass MSG_DONTWAIT and wait in poll() (wakeable); a send that finds the
+    // send buffer full blocks briefly, which is the back-pressure we want.
+    const fd = check("socket(UDP)", sys.socket(family, C.SOCK_DGRAM | C.SOCK_CLOEXEC, 0));
+    try {
+      const opt = (level: number, name: number, value: number, what: string) =>
+        check(`setsockopt(${what})`, sys.setsockopt(fd, level, name, Int32Array.of(value), 4));
+      if (local.version === 6) opt(C.IPPROTO_IPV6, C.IPV6_V6ONLY, local.address === "::" ? 0 : 1, "IPV6_V6ONLY");
+      if (opts.reusePort) opt(C.SOL_SOCKET, C.SO_REUSEPORT, 1, "SO_REUSEPORT");
+      if (opts.receiveBuffer) opt(C.SOL_SOCKET, C.SO_RCVBUF, opts.receiveBuffer, "SO_RCVBUF");
+      if (opts.sendBuffer) opt(C.SOL_SOCKET, C.SO_SNDBUF, opts.sendBuffer, "SO_SNDBUF");
+      const sa = new Uint8Array(SOCKADDR_SIZE);
+      const len = local.encode(sa, 0, local.version);
+      check(`bind(${local})`, sys.bind(fd, sa, len));
+      const lenBox = Uint32Array.of(SOCKADDR_SIZE);
+      check("getsockname", sys.getsockname(fd, sa, lenBox));
+      return new UdpSocket(dp, fd, local.version, SockAddr.decode(sa, 0).port, opts);
+    } catch (e) {
+      sys.close(fd);
+      throw e;
+    }
+  }
+
+  /**
+   * Receive up to batch.capacity datagrams with one recvmmsg(). ESP datagrams end up as packets
+   * 0..count-1 of the batch (slotOffset(i), SA 0, starting at the SPI); the others are consumed as
+   * described above. With nothing queued it waits up to timeoutMs (0: return at once, -1: forever);
+   * returns 0 on timeout or when the Wakeup fired (then `woken`).
+   */
+  recvBatch(batch: PacketBatch, timeoutMs = 0): number {
+    batch.clear();
+    this.woken = false;
+    const ring = this.rxRing(batch);
+    for (let i = 0; i < ring.used; i++) ring.setNameLen(i, SOCKADDR_SIZE); // the kernel shrank them
+    let n = sys.recvmmsg(this.fd, ring.entries[0], batch.capacity, C.MSG_DONTWAIT, null) as number;
+    if (n < 0) {
+      this.checkRecv();
+      if (timeoutMs === 0) return 0;
+      const w = this.poller.wait(timeoutMs);
+      if (w === Wait.Woken) this.woken = true;
+      if (w !== Wait.Ready) return 0;
+      n = sys.recvmmsg(this.fd, ring.entries[0], batch.capacity, C.MSG_DONTWAIT, null) as number;
+      if (n < 0) { this.checkRecv(); return 0; }
+    }
+    ring.used = n;
+    return this.demux(batch, ring, n);
+  }
+
+  /** Where packet i of the last recvBatch() into `batch` came from (allocates: not for every packet). */
+  sender(batch: PacketBatch, i: number): SockAddr {
+    const ring = this.receivedRing(batch, i);
+    return SockAddr.decode(ring.block.u8, ring.nameOff(i));
+  }
+
+  /** Whether packet i of the last recvBatch() came from SA `sa`'s remote endpoint. A mismatch on an
+   *  authenticated packet is the peer's NAT mapping moving (RFC 3948 / RFC 7296 §2.23 port floating). */
+  senderMatches(batch: PacketBatch, i: number, sa: number): boolean {
+    const ring = this.receivedRing(batch, i);
+    const { L } = this.dp;
+    const { u8, u32 } = this.dp.views.refresh();
+    const rec = this.dp.saAddress(sa);
+    const port = u8[rec + L.SA_REMOTE_PORT] | (u8[rec + L.SA_REMOTE_PORT + 1] << 8);
+    return sockaddrEquals(ring.block.u8, ring.nameOff(i), u32[(rec + L.SA_AF) >> 2], u8, rec + L.SA_REMOTE_ADDR, port);
+  }
+
+  /**
+   * Send the packets of a processed batch whose status is OK (the others are dropped) with as few
+   * sendmmsg() calls as the send ring allows. Returns the number the kernel accepted.
+   */
+  sendBatch(batch: PacketBatch, to: Destination = "sa"): number {
+    const ok = this.dp.L.ST_OK;
+    const ring = this.tx;
+    this.dp.views.refresh();
+    const before = this.stats.sent;
+    let m = 0;
+    for (let i = 0; i < batch.count; i++) {
+      if (batch.status(i) !== ok) continue;
+      const nameLen = this.encodeDestination(ring.block.u8, ring.nameOff(m), batch, i, to);
+      if (nameLen === 0) { this.stats.unroutable++; continue; }
+      ring.setNameLen(m, nameLen);
+      ring.setBuffer(m, this.memBase + batch.outOffset(i), batch.outLength(i));
+      if (++m === ring.size) { this.flush(m); m = 0; }
+    }
+    if (m > 0) this.flush(m);
+    return this.stats.sent - before;
+  }
+
+  /** Send an IKE message on this port, behind the non-ESP marker (RFC 3948 §2.2). Not the fast path. */
+  sendControl(message: Uint8Array, to: SockAddr): void {
+    const buf = new Uint8Array(MARKER_LEN + message.length);
+    buf.set(message, MARKER_LEN);
+    this.sendOne(buf, to, "sendto(IKE)");
+  }
+
+  /** Send a NAT keepalive (RFC 3948 §2.3: one 0xFF byte). */
+  sendKeepalive(to: SockAddr): void {
+    this.sendOne(Uint8Array.of(0xff), to, "sendto(keepalive)");
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    sys.close(this.fd);
+    this.poller.free();
+    this.tx.block.free();
+    for (const r of this.rx.values()) r.block.free();
+    this.rx.clear();
+  }
+
+  private checkRecv(): void {
+    const e = errno();
+    if (e !== E.EAGAIN && e !== E.EINTR) throw new SysError("recvmmsg", e);
+  }
+
+  // Sort n received datagrams; ESP ones are moved down over the holes the others leave (rare: a copy
+  // inside WASM memory) so they form packets 0..k-1, with their sender addresses moved alongside.
+  private demux(batch: PacketBatch, ring: Ring, n: number): number {
+    const u8 = this.dp.views.refresh().u8;
+    const s = this.stats;
+    s.received += n;
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const len = ring.msgLen(i);
+      const off = batch.slotOffset(i);
+      if (ring.msgFlags(i) & C.MSG_TRUNC) { s.truncated++; continue; }
+      if (len === 1 && u8[off] === 0xff) { s.keepalives++; continue; }
+      if (len >= MARKER_LEN && (u8[off] | u8[off + 1] | u8[off + 2] | u8[off + 3]) === 0) {
+        s.ike++;
+        this.onControl?.(u8.slice(off + MARKER_LEN, off + len), SockAddr.decode(ring.block.u8, ring.nameOff(i)));
+        continue;
+      }
+      if (len < ESP_MIN) { s.runts++; continue; }
+      s.esp++;
+      if (k !== i) {
+        u8.copyWithin(batch.slotOffset(k), off, off + len);
+        ring.block.u8.copyWithin(ring.nameOff(k), ring.nameOff(i), ring.nameOff(i) + SOCKADDR_SIZE);
+      }
+      batch.set(k++, len, 0);
+    }
+    batch.count = k;
+    return k;
+  }
+
+  private encodeDestination(dst: Uint8Array, off: number, batch: PacketBatch, i: number, to: Destination): number {
+    if (to === "sa") {
+      const { L } = this.dp;
+      const { u8, u32 } = this.dp.views;
+      const rec = this.dp.saAddress(batch.sa(i));
+      const port = u8[rec + L.SA_REMOTE_PORT] | (u8[rec + L.SA_REMOTE_PORT + 1] << 8);
+      const version = u32[(rec + L.SA_AF) >> 2];
+      if (version !== 4 && version !== 6) return 0;
+      return encodeSockaddr(dst, off, this.version, version, u8, rec + L.SA_REMOTE_ADDR, port);
+    }
+    const peer = typeof to === "function" ? to(i) : to;
+    return peer ? peer.encode(dst, off, this.version) : 0;
+  }
+
+  // sendmmsg() returns how many it sent; it fails only when the first one fails, which is then dropped.
+  private flush(m: number): void {
+    const ring = this.tx;
+    let done = 0;
+    while (done < m) {
+      const r = sys.sendmmsg(this.fd, ring.entries[done], m - done, 0) as number;
+      if (r > 0) { done += r; this.stats.sent += r; continue; }
+      const e = errno();
+      if (e === E.EINTR) continue;
+      this.stats.sendErrors++;
+      this.stats.lastErrno = e;
+      done++;
+    }
+  }
+
+  private sendOne(buf: Uint8Array, to: SockAddr, call: string): void {
+    const sa = new Uint8Array(SOCKADDR_SIZE);
+    const len = to.encode(sa, 0, this.version);
+    if (len === 0) throw new Error(`${call}: cannot reach ${to} from an IPv4 socket`);
+    check(`${call} to ${to}`, sys.sendto(this.fd, buf, buf.length, 0, sa, len));
+  }
+
+  private rxRing(batch: PacketBatch): Ring {
+    let ring = this.rx.get(batch);
+    if (!ring) {
+      ring = new Ring(batch.capacity);
+      for (let i = 0; i < batch.capacity; i++) ring.setBuffer(i, this.memBase + batch.slotOffset(i), batch.maxPacket);
+      this.rx.set(batch, ring);
+    }
+    return ring;
+  }
+
+  private receivedRing(batch: PacketBatch, i: number): Ring {
+    const ring = this.rx.get(batch);
+    if (!ring || i < 0 || i >= batch.count) throw new RangeError(`no packet ${i} received into this batch`);
+    return ring;
+  }
+}

@@ -1,0 +1,176 @@
+// TUN device in a network namespace (needs root): packets written from WASM memory reach a socket of
+// node's dgram in the namespace, and packets the namespace routes into the device are read as a batch
+// into the data plane's slots. Packets are built and parsed here, independently of the code under test.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { execFileSync } from "node:child_process";
+import { DataPlane } from "../../src/dataplane/dataplane.js";
+import type { PacketBatch } from "../../src/dataplane/batch.js";
+import { Tun } from "../../src/io/tun.js";
+import { Wakeup } from "../../src/io/wakeup.js";
+import { E } from "../../src/io/libc.js";
+import { loopback } from "../helpers/dp.js";
+import { ipv4Packet, v6, hex } from "../helpers/packets.js";
+import { Topology, ADDR, nodeInNetns, RECEIVER, SENDER, type Received } from "./io-topology.js";
+
+let topo: Topology | undefined;
+let dp: DataPlane;
+let tun: Tun | undefined;
+const wakeup = Wakeup.create();
+
+before(() => {
+  topo = Topology.create();
+  dp = DataPlane.create({ maxSAs: 16, backend: "wasm" });
+  tun = Tun.open(dp, {
+    netns: topo.a, mtu: 9000, wakeup,
+    addresses: [`${ADDR.tun4}/32`, `${ADDR.tun6}/128`], routes: [ADDR.tunNet4, ADDR.tunNet6],
+  });
+});
+
+after(() => {
+  tun?.close();
+  topo?.destroy();
+  wakeup.close();
+});
+
+function sum16(parts: Uint8Array[]): number {
+  let s = 0;
+  for (const b of parts) for (let i = 0; i < b.length; i += 2) s += (b[i] << 8) | (b[i + 1] ?? 0);
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  return s;
+}
+
+/** IPv6/UDP with the mandatory UDP checksum (RFC 8200 §8.1). */
+function udp6(src: string, dst: string, sport: number, dport: number, payload: Uint8Array): Uint8Array {
+  const len = 8 + payload.length;
+  const p = new Uint8Array(40 + len);
+  p[0] = 0x60; p[4] = len >> 8; p[5] = len & 255; p[6] = 17; p[7] = 64;
+  p.set(v6(src), 8); p.set(v6(dst), 24);
+  p[40] = sport >> 8; p[41] = sport & 255; p[42] = dport >> 8; p[43] = dport & 255; p[44] = len >> 8; p[45] = len & 255;
+  p.set(payload, 48);
+  const pseudo = new Uint8Array(40);
+  pseudo.set(p.subarray(8, 40)); pseudo[34] = len >> 8; pseudo[35] = len & 255; pseudo[39] = 17;
+  const c = ~sum16([pseudo, p.subarray(40)]) & 0xffff || 0xffff;
+  p[46] = c >> 8; p[47] = c & 255;
+  return p;
+}
+
+interface Parsed { version: number; src: string; dst: string; proto: number; dport: number; payload: string }
+
+/** What the kernel handed over, parsed here: an IPv4 or IPv6 header, then UDP. */
+function parse(p: Uint8Array): Parsed {
+  const version = p[0] >> 4;
+  const ip = (b: Uint8Array) => (b.length === 4 ? Array.from(b).join(".") : hex(b));
+  if (version === 4) {
+    assert.equal((p[2] << 8) | p[3], p.length, "IPv4 total length = bytes read");
+    const h = (p[0] & 15) * 4;
+    return { version, src: ip(p.subarray(12, 16)), dst: ip(p.subarray(16, 20)), proto: p[9], dport: (p[h + 2] << 8) | p[h + 3], payload: hex(p.subarray(h + 8)) };
+  }
+  assert.equal(version, 6);
+  assert.equal(((p[4] << 8) | p[5]) + 40, p.length, "IPv6 payload length + 40 = bytes read");
+  return { version, src: ip(p.subarray(8, 24)), dst: ip(p.subarray(24, 40)), proto: p[6], dport: (p[42] << 8) | p[43], payload: hex(p.subarray(48)) };
+}
+
+/** Read batches until `want` UDP packets to `dports` arrived (other traffic such as MLD is ignored). */
+function readUdp(batch: PacketBatch, dports: number[], want: number, sizes: number[] = []): Parsed[] {
+  const out: Parsed[] = [];
+  for (let round = 0; out.length < want && round < 40; round++) {
+    const n = tun!.readBatch(batch, 250);
+    sizes.push(n);
+    for (let i = 0; i < n; i++) {
+      const off = batch.slotOffset(i);
+      const pkt = parse(dp.views.u8.slice(off, off + inputLength(batch, i)));
+      if (pkt.proto === 17 && dports.includes(pkt.dport)) out.push(pkt);
+    }
+  }
+  return out;
+}
+
+function inputLength(batch: PacketBatch, k: number): number {
+  return dp.views.u32[(batch.descOff + k * dp.L.DESC_SIZE + dp.L.D_IN_LEN) >> 2];
+}
+
+test("the device is created in the namespace, with the kernel-chosen name, up and with its MTU", () => {
+  assert.match(tun!.name, /^wipsec\d+$/);
+  const show = (...ns: string[]) => execFileSync("ip", [...ns, "-o", "link", "show", "dev", tun!.name], { stdio: ["ignore", "pipe", "ignore"] }).toString();
+  assert.match(show("-n", topo!.a), /<[^>]*\bUP\b[^>]*> mtu 9000 /);
+});
+
+test("writeBatch: decapsulated IPv4/IPv6 packets go from WASM memory into the TUN and reach sockets; failed ones do not", async () => {
+  const recv = nodeInNetns<Received[]>(topo!.a, RECEIVER, {
+    binds: [{ type: "udp4", address: ADDR.tun4, port: 6001 }, { type: "udp6", address: ADDR.tun6, port: 6002 }],
+    count: 7, timeoutMs: 5000,
+  });
+  await recv.ready;
+  const sa = loopback("wasm", {}, dp);
+  const inner: Uint8Array[] = [];
+  const payloads: Uint8Array[] = [];
+  const enc = dp.batch(8);
+  for (let i = 0; i < 8; i++) {
+    const payload = randomBytes(10 + i * 150);
+    payloads.push(payload);
+    inner.push(i % 2
+      ? udp6(ADDR.remote6, ADDR.tun6, 40000 + i, 6002, payload)
+      : ipv4Packet({ src: ADDR.remote4, dst: ADDR.tun4, sport: 40000 + i, dport: 6001, payload }));
+    enc.push(inner[i], sa.out);
+  }
+  assert.equal(enc.encap(), 8);
+  const dec = dp.batch(8);
+  for (let i = 0; i < 8; i++) dec.push(enc.output(i));
+  dp.views.u8[dec.slotOffset(5) + 30] ^= 1; // packet 5 fails authentication
+  assert.equal(dec.decap(), 7);
+
+  assert.equal(tun!.writeBatch(dec), 7);
+  const got = await recv.result;
+  const want = [0, 1, 2, 3, 4, 6, 7].map((i) => `${i % 2 ? 6002 : 6001} ${i % 2 ? ADDR.remote6 : ADDR.remote4} ${40000 + i} ${hex(payloads[i])}`);
+  assert.deepEqual(got.map((r) => `${r.to} ${r.from} ${r.port} ${r.hex}`).sort(), want.sort());
+});
+
+test("write: the kernel refusing a packet (not IP) is counted with its errno", () => {
+  const b = dp.batch(1);
+  b.push(Uint8Array.of(0x00, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19));
+  const before = tun!.stats.sendErrors;
+  assert.equal(tun!.write(b.slotOffset(0), 20), false);
+  assert.equal(tun!.stats.sendErrors, before + 1);
+  assert.equal(tun!.stats.lastErrno, E.EINVAL);
+});
+
+test("readBatch: IPv4/IPv6 datagrams routed into the TUN are read as a batch into the slots", async () => {
+  const msgs4 = Array.from({ length: 6 }, (_, i) => hex(randomBytes(1 + i * 200)));
+  const msgs6 = Array.from({ length: 6 }, (_, i) => hex(randomBytes(1300 - i * 200)));
+  await nodeInNetns(topo!.a, SENDER, { type: "udp4", address: ADDR.remote4, port: 7001, messages: msgs4 }).result;
+  await nodeInNetns(topo!.a, SENDER, { type: "udp6", address: ADDR.remote6, port: 7002, messages: msgs6 }).result;
+  const batch = dp.batch(32);
+  const sizes: number[] = [];
+  const got = readUdp(batch, [7001, 7002], 12, sizes);
+  assert.ok(Math.max(...sizes) >= 12, `all 12 queued packets come in one batch (batches: ${sizes})`);
+  const v4got = got.filter((p) => p.version === 4), v6got = got.filter((p) => p.version === 6);
+  assert.deepEqual(v4got.map((p) => p.payload), msgs4);
+  assert.deepEqual(v6got.map((p) => p.payload), msgs6);
+  for (const p of v4got) assert.deepEqual([p.src, p.dst, p.dport], [ADDR.tun4, ADDR.remote4, 7001]);
+  for (const p of v6got) assert.deepEqual([p.src, p.dst, p.dport], [hex(v6(ADDR.tun6)), hex(v6(ADDR.remote6)), 7002]);
+});
+
+test("readBatch: a packet larger than a slot is counted and dropped, the next ones are intact", async () => {
+  const batch = dp.batch(8, 2048);
+  const max = batch.maxPacket;                      // IP packet = 28 bytes of headers + UDP payload
+  const fits = hex(randomBytes(max - 28)), over = hex(randomBytes(max - 27)), big = hex(randomBytes(4000)), small = hex(randomBytes(33));
+  await nodeInNetns(topo!.a, SENDER, { type: "udp4", address: ADDR.remote4, port: 7003, messages: [over, fits, big, small] }).result;
+  const before = tun!.stats.truncated;
+  const got = readUdp(batch, [7003], 2);
+  assert.deepEqual(got.map((p) => p.payload), [fits, small]);
+  assert.equal(tun!.stats.truncated - before, 2);
+});
+
+test("readBatch returns at once when the Wakeup is signalled, and after timeoutMs otherwise", () => {
+  const batch = dp.batch(4);
+  while (tun!.readBatch(batch) > 0) { /* drain stray traffic (MLD) */ }
+  wakeup.signal();
+  assert.equal(tun!.readBatch(batch, -1), 0);
+  assert.equal(tun!.woken, true);
+  wakeup.clear();
+  assert.equal(wakeup.signaled, false);
+  tun!.readBatch(batch, 30);
+  assert.equal(tun!.woken, false);
+});
