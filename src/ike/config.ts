@@ -2,10 +2,17 @@
 // pre-shared secrets. It mirrors swanctl.conf's structure and key names (the file parser maps onto it).
 import type { Proposal } from "./crypto/transforms.js";
 import type { TrafficSelector } from "../dataplane/selectors.js";
+import type { Certificate } from "./auth/certs.js";
 
 export interface AuthConfig {
-  auth: "psk";          // certificate authentication (pubkey) is not implemented yet
-  id: string;           // strongSwan identity syntax: 192.0.2.1, fd00::1, @fqdn, user@example.org, fqdn
+  auth: "psk" | "pubkey";
+  /** strongSwan identity syntax: 192.0.2.1, fd00::1, @fqdn, user@example.org, fqdn, "C=CH, O=x, CN=moon"
+   *  (remote: "CN=*" wildcards). pubkey, local: "%any" = the certificate's subject DN. */
+  id: string;
+  /** pubkey, local: our certificate, then intermediate CA certificates to send (swanctl local.certs). */
+  certs?: Certificate[];
+  /** pubkey, remote: trust anchors for the peer's certificate (swanctl remote.cacerts); default the engine's caCerts. */
+  cacerts?: Certificate[];
 }
 
 export interface ChildConfig {
@@ -42,6 +49,8 @@ export interface ConnectionConfig {
   fragmentation: boolean; // RFC 7383
   fragmentSize?: number;  // bytes (default 1280)
   keyingTries?: number;   // initiation attempts (default 1)
+  sendCert?: "always" | "ifasked" | "never"; // swanctl send_cert (default ifasked: when the peer sent a CERTREQ)
+  sendCertreq?: boolean;  // swanctl send_certreq (default true): ask for the peer's certificate when remote auth is pubkey
 }
 
 export interface SharedSecret {

@@ -3,6 +3,7 @@
 // (tasks/*.ts). It knows nothing about sockets (a Transport sends) or the data plane (a ChildInstaller
 // installs), so two engines can be wired together in one process for tests.
 import { EventEmitter } from "node:events";
+import type { KeyObject } from "node:crypto";
 import {
   decodeHeader, decodeMessage, encodeMessage, encodeFragmented, openEncrypted, openFragment, reassemble,
   ExchangeType, PayloadType, WireError, notify, type IkeMessage, type Payload, type OpenedFragment,
@@ -16,6 +17,7 @@ import type { Endpoint } from "./nat.js";
 import { realClock, type Clock } from "./clock.js";
 import { Logger } from "./log.js";
 import type { KeyLog } from "./keylog.js";
+import type { Certificate } from "./auth/certs.js";
 import { initiateIkeSaInit, respondIkeSaInit } from "./tasks/ike-sa-init.js";
 import { respondIkeAuth } from "./tasks/ike-auth.js";
 import { respondCreateChildSa, initiateCreateChild, initiateRekeyChild } from "./tasks/create-child-sa.js";
@@ -36,6 +38,12 @@ export interface EngineOptions {
   log?: Logger;
   timers?: Partial<EngineTimers>;
   keylog?: KeyLog;
+  /** Private keys for pubkey authentication (swanctl's private/, ecdsa/, rsa/, pkcs8/; keys.ts loadPrivateKey()). */
+  privateKeys?: KeyObject[];
+  /** Trust anchors (swanctl's x509ca/) for connections without remote.cacerts. */
+  caCerts?: Certificate[];
+  /** Wall-clock time for certificate validity (the engine clock is monotonic); default new Date(). */
+  wallClock?: () => Date;
 }
 
 export interface EngineStats {
@@ -54,6 +62,9 @@ export class IkeEngine extends EventEmitter {
   readonly keylog?: KeyLog;
   connections: ConnectionConfig[];
   secrets: SharedSecret[];
+  privateKeys: KeyObject[];
+  caCerts: Certificate[];
+  wallClock: () => Date;
   readonly stats: EngineStats = { received: 0, sent: 0, retransmitted: 0, dropped: {} };
   private readonly transport: Transport;
   private readonly bySpi = new Map<bigint, IkeSa>();
@@ -72,6 +83,9 @@ export class IkeEngine extends EventEmitter {
     this.log = o.log ?? new Logger();
     this.timers = { ...DEFAULT_TIMERS, ...o.timers };
     this.keylog = o.keylog;
+    this.privateKeys = o.privateKeys ?? [];
+    this.caCerts = o.caCerts ?? [];
+    this.wallClock = o.wallClock ?? (() => new Date());
   }
 
   // ---------------------------------------------------------------- public API

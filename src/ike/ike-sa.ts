@@ -47,6 +47,8 @@ export class IkeSa {
   natLocal = false;       // we are behind a NAT (or pretend to be: encap)
   natRemote = false;      // the peer is
   peerFragmentation = false;
+  peerHashes?: number[];  // the peer's SIGNATURE_HASH_ALGORITHMS (RFC 7427); undefined if it sent none
+  certReqSeen = false;    // the peer sent a CERTREQ (IKE_SA_INIT response or IKE_AUTH request)
   /** Our next request's message ID, and the next one we expect from the peer. */
   nextRequestId = 0;
   nextPeerRequestId = 0;

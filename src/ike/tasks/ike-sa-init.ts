@@ -4,7 +4,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import {
   ExchangeType, NotifyType, PayloadType, ProtocolId, TransformType, findErrorNotify, findNotify, findPayload,
-  hasNotify, notify, encodeU16List, type IkeMessage, type Payload,
+  findPayloads, hasNotify, notify, encodeU16List, decodeU16List, type IkeMessage, type Payload,
 } from "../wire/index.js";
 import { lookupDh, skeyseed, deriveIkeSaKeys, KeyExchangeError } from "../crypto/index.js";
 import { offerProposals, selectProposal, checkSelected, describeProposal } from "../proposals.js";
@@ -12,15 +12,22 @@ import { IkeSa, ikeAlgorithms, randomSpi64, spiBytes } from "../ike-sa.js";
 import { natHash, fakeNatHash, type Endpoint } from "../nat.js";
 import type { ChildConfig, ConnectionConfig } from "../config.js";
 import type { IkeEngine } from "../engine.js";
-import { initiateIkeAuth } from "./ike-auth.js";
+import { initiateIkeAuth, certReqFor } from "./ike-auth.js";
+import { SUPPORTED_HASH_ALGORITHMS } from "../auth/signature.js";
 
 const NONCE_BYTES = 32;
-const HASH_ALGS = encodeU16List([2, 3, 4]); // RFC 7427: SHA2-256/384/512
+const HASH_ALGS = encodeU16List(SUPPORTED_HASH_ALGORITHMS); // RFC 7427: SHA2-256/384/512; RFC 8420: Identity
 
 function firstDh(conn: ConnectionConfig): number {
   const g = conn.proposals.flatMap((p) => p.dh)[0];
   if (g === undefined) throw new Error(`connection '${conn.name}' has no key exchange method in its proposals`);
   return g;
+}
+
+/** The peer's SIGNATURE_HASH_ALGORITHMS (RFC 7427 §4); undefined if it sent none (classic signatures). */
+function peerHashAlgorithms(p: Payload[]): number[] | undefined {
+  const n = findNotify(p, NotifyType.SIGNATURE_HASH_ALGORITHMS);
+  return n ? decodeU16List(n.data) : undefined;
 }
 
 function natNotifies(spiI: bigint, spiR: bigint, local: Endpoint, remote: Endpoint, encap: boolean): Payload[] {
@@ -95,6 +102,8 @@ function onResponse(engine: IkeEngine, sa: IkeSa, children: ChildConfig[], offer
   sa.nr = nonce.nonce;
   sa.initResponse = msg.raw;
   sa.peerFragmentation = hasNotify(p, NotifyType.IKEV2_FRAGMENTATION_SUPPORTED);
+  sa.peerHashes = peerHashAlgorithms(p);
+  sa.certReqSeen = findPayloads(p, PayloadType.CERTREQ).length > 0;
   const dst = findNotify(p, NotifyType.NAT_DETECTION_DESTINATION_IP), src = findNotify(p, NotifyType.NAT_DETECTION_SOURCE_IP);
   if (dst && src) {
     sa.natLocal = sa.conn.encap || !dst.data.equals(natHash(sa.spiI, sa.spiR, sa.local));
@@ -205,6 +214,7 @@ export function respondIkeSaInit(engine: IkeEngine, msg: IkeMessage, from: Endpo
   sa.dh = algs.dh.generateKeyPair();
   sa.initRequest = msg.raw;
   sa.peerFragmentation = hasNotify(p, NotifyType.IKEV2_FRAGMENTATION_SUPPORTED);
+  sa.peerHashes = peerHashAlgorithms(p);
   const src = findNotify(p, NotifyType.NAT_DETECTION_SOURCE_IP), dst = findNotify(p, NotifyType.NAT_DETECTION_DESTINATION_IP);
   if (src && dst) {
     sa.natRemote = !src.data.equals(natHash(sa.spiI, 0n, from));
@@ -230,6 +240,7 @@ export function respondIkeSaInit(engine: IkeEngine, msg: IkeMessage, from: Endpo
     ...natNotifies(sa.spiI, sa.spiR, sa.local, sa.remote, conn.encap),
     ...(conn.fragmentation ? [notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED)] : []),
     notify(NotifyType.SIGNATURE_HASH_ALGORITHMS, HASH_ALGS),
+    ...certReqFor(engine, conn), // strongSwan initiators send their certificate only if asked (send_cert=ifasked)
   ]);
   sa.initResponse = sa.lastResponse!.datagrams[0];
 }
