@@ -3,19 +3,20 @@
 // do the AES-GCM step: prepare → [cipher, in WASM or JS] → finish. All ESP framing, sequence numbers,
 // anti-replay and counters stay here, so every backend produces byte-identical packets.
 import {
-  saPtr, countGlobal, countSA, SA_STATE, SA_SPI, SA_FLAGS, SA_ICV_LEN, SA_SALT, SA_SEQ_OUT, SA_EXPIRE,
-  SA_SOFT_PACKETS, SA_SOFT_BYTES, SA_HARD_PACKETS, SA_HARD_BYTES, SA_PACKETS, SA_BYTES, SA_REPLAY, SA_GCM,
-  SAF_OUTBOUND, SAF_TUNNEL, SAF_ESN, EXP_SOFT, EXP_HARD, EXP_SEQ,
+  saPtr, SA_STATE, SA_SPI, SA_FLAGS, SA_ICV_LEN, SA_SALT, SA_EXPIRE, SA_REPLAY, SA_GCM,
+  SAF_OUTBOUND, SAF_TUNNEL, SAF_ESN, SAF_AH, EXP_HARD,
 } from "./layout";
 import {
   ST_OK, ST_NEED_CRYPTO, DROP_BAD_SA, DROP_EXPIRED, DROP_MALFORMED, DROP_UNSUPPORTED, DROP_NO_ROOM,
-  DROP_SEQ_EXHAUSTED, DROP_TOO_SHORT, DROP_UNKNOWN_SPI, DROP_REPLAY, DROP_REPLAY_OLD, DROP_BAD_SEQ,
-  DROP_AUTH_FAILED, DROP_BAD_PADDING, DROP_DUMMY, DROP_BAD_NEXT_HEADER, DROP_POLICY,
+  DROP_SEQ_EXHAUSTED, DROP_TOO_SHORT, DROP_UNKNOWN_SPI, DROP_AUTH_FAILED, DROP_BAD_PADDING, DROP_DUMMY,
+  DROP_BAD_NEXT_HEADER, DROP_POLICY,
 } from "./status";
 import { saLookup } from "./sadb";
 import { replayInfer, replayCheck, replayUpdate } from "./replay";
 import { gcmSeal, gcmOpen } from "./crypto/gcm";
+import { account, fail, nextSeq, replayReason } from "./sa";
 import { be16, innerLength, policyAllows, transportHeaderLen, writeTransportHeader } from "./ip";
+import { SA_BY_POLICY, spdResolve } from "./spd";
 
 // ---- batch descriptor, one per packet (64 bytes) ----
 export const DESC_SIZE: i32 = 64;
@@ -34,31 +35,17 @@ export const D_ROOM: i32 = 60;     // in: u16 headroom before D_IN_OFF, u16 tail
 
 export const ESP_HDR: u32 = 16;    // SPI, sequence number, 8-byte IV
 
-// @ts-ignore: decorator
-@inline function fail(d: usize, sa: usize, reason: u32): u32 {
-  if (sa != 0) countSA(sa, reason); else countGlobal(reason);
-  return reason;
-}
-
-// Count a processed packet and raise the lifetime flags the control plane polls.
-function account(sa: usize, bytes: u64): void {
-  const packets = atomic.add<u64>(sa + SA_PACKETS, 1) + 1;
-  const total = atomic.add<u64>(sa + SA_BYTES, bytes) + bytes;
-  const sp = load<u64>(sa + SA_SOFT_PACKETS), sb = load<u64>(sa + SA_SOFT_BYTES);
-  const hp = load<u64>(sa + SA_HARD_PACKETS), hb = load<u64>(sa + SA_HARD_BYTES);
-  let e: u32 = 0;
-  if ((sp != 0 && packets >= sp) || (sb != 0 && total >= sb)) e |= EXP_SOFT;
-  if ((hp != 0 && packets >= hp) || (hb != 0 && total >= hb)) e |= EXP_HARD;
-  if (e != 0 && (load<u32>(sa + SA_EXPIRE) & e) != e) atomic.or<u32>(sa + SA_EXPIRE, e);
-}
-
 /** Encapsulation up to the cipher. Returns ST_OK (sealed here), ST_NEED_CRYPTO or a drop reason. */
 export function encapPrepare(d: usize, cryptoLimit: u32): u32 {
+  if (load<u32>(d + D_SA) == SA_BY_POLICY) { // outbound SPD decides: the SA, or BYPASS/TRAP/DROP
+    const r = spdResolve(d);
+    if (r != ST_OK) return r;
+  }
   const sa = saPtr(load<u32>(d + D_SA));
-  if (sa == 0 || atomic.load<u32>(sa + SA_STATE) != 1) return fail(d, 0, DROP_BAD_SA);
+  if (sa == 0 || atomic.load<u32>(sa + SA_STATE) != 1) return fail(0, DROP_BAD_SA);
   const flags = load<u32>(sa + SA_FLAGS);
-  if ((flags & SAF_OUTBOUND) == 0) return fail(d, 0, DROP_BAD_SA);
-  if ((load<u32>(sa + SA_EXPIRE) & EXP_HARD) != 0) return fail(d, sa, DROP_EXPIRED);
+  if ((flags & (SAF_OUTBOUND | SAF_AH)) != SAF_OUTBOUND) return fail(0, DROP_BAD_SA);
+  if ((load<u32>(sa + SA_EXPIRE) & EXP_HARD) != 0) return fail(sa, DROP_EXPIRED);
 
   const pkt = <usize>load<u32>(d + D_IN_OFF);
   const len = load<u32>(d + D_IN_LEN);
@@ -68,7 +55,7 @@ export function encapPrepare(d: usize, cryptoLimit: u32): u32 {
   if ((flags & SAF_TUNNEL) != 0) {
     if (version == 4 && len >= 20) nh = 4;
     else if (version == 6 && len >= 40) nh = 41;
-    else return fail(d, sa, DROP_MALFORMED);
+    else return fail(sa, DROP_MALFORMED);
     payload = pkt; plen = len;
   } else {
     // Transport mode: ESP goes between the IP header and its payload; the output starts at the SPI,
@@ -76,40 +63,29 @@ export function encapPrepare(d: usize, cryptoLimit: u32): u32 {
     let hl: u32;
     if (version == 4 && len >= 20) {
       hl = (<u32>load<u8>(pkt) & 15) << 2;
-      if (hl < 20 || be16(pkt + 2) != len || hl > len) return fail(d, sa, DROP_MALFORMED);
-      if ((be16(pkt + 6) & 0x3fff) != 0) return fail(d, sa, DROP_UNSUPPORTED); // fragments: reassemble first
+      if (hl < 20 || be16(pkt + 2) != len || hl > len) return fail(sa, DROP_MALFORMED);
+      if ((be16(pkt + 6) & 0x3fff) != 0) return fail(sa, DROP_UNSUPPORTED); // fragments: reassemble first
       nh = <u32>load<u8>(pkt + 9);
     } else if (version == 6 && len >= 40) {
       hl = 40;
-      if (be16(pkt + 4) + 40 != len) return fail(d, sa, DROP_MALFORMED);
+      if (be16(pkt + 4) + 40 != len) return fail(sa, DROP_MALFORMED);
       nh = <u32>load<u8>(pkt + 6);
       // Extension headers that must precede ESP (hop-by-hop, routing, fragment, destination) are not supported.
-      if (nh == 0 || nh == 43 || nh == 44 || nh == 60) return fail(d, sa, DROP_UNSUPPORTED);
-    } else return fail(d, sa, DROP_MALFORMED);
+      if (nh == 0 || nh == 43 || nh == 44 || nh == 60) return fail(sa, DROP_UNSUPPORTED);
+    } else return fail(sa, DROP_MALFORMED);
     payload = pkt + hl; plen = len - hl;
   }
   const icv = load<u32>(sa + SA_ICV_LEN);
   const padded = (plen + 2 + 3) & ~3;      // RFC 4303 §2.4: 4-byte alignment; GCM needs no more
   const padLen = padded - plen - 2;
   const espLen = ESP_HDR + padded + icv;
-  if (espLen > 65535 - 48) return fail(d, sa, DROP_NO_ROOM); // must fit an IPv6/UDP datagram
+  if (espLen > 65535 - 48) return fail(sa, DROP_NO_ROOM); // must fit an IPv6/UDP datagram
   if (<u32>(payload - pkt) + (room & 0xffff) < ESP_HDR || (room >>> 16) < padLen + 2 + icv) {
-    return fail(d, sa, DROP_NO_ROOM);
+    return fail(sa, DROP_NO_ROOM);
   }
 
-  // Sequence number: never wraps (RFC 4303 §3.3.3). CAS so several workers get unique numbers.
-  const limit: u64 = (flags & SAF_ESN) != 0 ? <u64>0xffffffffffffffff : <u64>0xffffffff;
-  let cur = atomic.load<u64>(sa + SA_SEQ_OUT);
-  while (true) {
-    if (cur >= limit) {
-      if ((load<u32>(sa + SA_EXPIRE) & EXP_SEQ) == 0) atomic.or<u32>(sa + SA_EXPIRE, EXP_SEQ | EXP_HARD);
-      return fail(d, sa, DROP_SEQ_EXHAUSTED);
-    }
-    const prev = atomic.cmpxchg<u64>(sa + SA_SEQ_OUT, cur, cur + 1);
-    if (prev == cur) break;
-    cur = prev;
-  }
-  const seq = cur + 1;
+  const seq = nextSeq(sa, flags);
+  if (seq == 0) return fail(sa, DROP_SEQ_EXHAUSTED);
 
   const esp = payload - ESP_HDR;
   const spiBE = bswap<u32>(load<u32>(sa + SA_SPI));
@@ -151,23 +127,24 @@ export function decapPrepare(d: usize, cryptoLimit: u32): u32 {
   const pkt = <usize>load<u32>(d + D_IN_OFF);
   const len = load<u32>(d + D_IN_LEN);
   store<u32>(d + D_SA, 0xffffffff);
-  if (len < 8) return fail(d, 0, DROP_TOO_SHORT);
+  if (len < 8) return fail(0, DROP_TOO_SHORT);
   const spi = bswap<u32>(load<u32>(pkt));
   const h = saLookup(spi);
-  if (h < 0) return fail(d, 0, DROP_UNKNOWN_SPI);
+  if (h < 0) return fail(0, DROP_UNKNOWN_SPI);
   const sa = saPtr(<u32>h);
-  if (atomic.load<u32>(sa + SA_STATE) != 1) return fail(d, 0, DROP_UNKNOWN_SPI); // deleted meanwhile
+  // Deleted meanwhile, or an AH SA (SPIs are unique across both protocols): no ESP SA has this SPI.
+  if (atomic.load<u32>(sa + SA_STATE) != 1 || (load<u32>(sa + SA_FLAGS) & SAF_AH) != 0) return fail(0, DROP_UNKNOWN_SPI);
   store<u32>(d + D_SA, <u32>h);
-  if ((load<u32>(sa + SA_EXPIRE) & EXP_HARD) != 0) return fail(d, sa, DROP_EXPIRED);
+  if ((load<u32>(sa + SA_EXPIRE) & EXP_HARD) != 0) return fail(sa, DROP_EXPIRED);
   const icv = load<u32>(sa + SA_ICV_LEN);
-  if (len < ESP_HDR + 4 + icv) return fail(d, sa, DROP_TOO_SHORT);
+  if (len < ESP_HDR + 4 + icv) return fail(sa, DROP_TOO_SHORT);
   const ctLen = len - ESP_HDR - icv;
-  if ((ctLen & 3) != 0) return fail(d, sa, DROP_MALFORMED);
+  if ((ctLen & 3) != 0) return fail(sa, DROP_MALFORMED);
 
   const seqLow = bswap<u32>(load<u32>(pkt, 4));
   const seq = replayInfer(sa + SA_REPLAY, seqLow);
   const r = replayCheck(sa + SA_REPLAY, seq);
-  if (r != 0) return fail(d, sa, replayReason(r));
+  if (r != 0) return fail(sa, replayReason(r));
 
   const flags = load<u32>(sa + SA_FLAGS);
   store<u32>(d + D_NONCE, load<u32>(sa + SA_SALT));
@@ -187,13 +164,9 @@ export function decapPrepare(d: usize, cryptoLimit: u32): u32 {
   store<u32>(d + D_DATA_LEN, ctLen);
   if (ctLen >= cryptoLimit) return ST_NEED_CRYPTO;
   if (!gcmOpen(sa + SA_GCM, d + D_NONCE, d + D_AAD, aadLen, ct, <i32>ctLen, ct + ctLen, <i32>icv)) {
-    return fail(d, sa, DROP_AUTH_FAILED);
+    return fail(sa, DROP_AUTH_FAILED);
   }
   return decapFinish(d, sa);
-}
-
-function replayReason(r: i32): u32 {
-  return r == 1 ? DROP_REPLAY : r == 2 ? DROP_REPLAY_OLD : DROP_BAD_SEQ;
 }
 
 /** Decapsulation after the ICV verified and the payload was decrypted in place. */
@@ -204,33 +177,33 @@ export function decapFinish(d: usize, sa: usize): u32 {
     ? (<u64>bswap<u32>(load<u32>(d + D_AAD + 4)) << 32) | <u64>bswap<u32>(load<u32>(d + D_AAD + 8))
     : <u64>bswap<u32>(load<u32>(d + D_AAD + 4));
   const r = replayUpdate(sa + SA_REPLAY, seq); // only now, after the ICV (RFC 4303 §3.4.3)
-  if (r != 0) return fail(d, sa, replayReason(r));
+  if (r != 0) return fail(sa, replayReason(r));
 
   const ct = <usize>load<u32>(d + D_DATA_OFF);
   const ctLen = load<u32>(d + D_DATA_LEN);
   const padLen = <u32>load<u8>(ct + ctLen - 2);
   const nh = <u32>load<u8>(ct + ctLen - 1);
-  if (padLen + 2 > ctLen) return fail(d, sa, DROP_BAD_PADDING);
+  if (padLen + 2 > ctLen) return fail(sa, DROP_BAD_PADDING);
   const plen = ctLen - 2 - padLen;
   for (let i: u32 = 0; i < padLen; i++) {
-    if (<u32>load<u8>(ct + plen + i) != i + 1) return fail(d, sa, DROP_BAD_PADDING);
+    if (<u32>load<u8>(ct + plen + i) != i + 1) return fail(sa, DROP_BAD_PADDING);
   }
-  if (nh == 59) return fail(d, sa, DROP_DUMMY); // RFC 4303 §2.6: dummy packet, discard silently
+  if (nh == 59) return fail(sa, DROP_DUMMY); // RFC 4303 §2.6: dummy packet, discard silently
 
   let out: usize, outLen: u32;
   if ((flags & SAF_TUNNEL) != 0) {
-    if (nh != 4 && nh != 41) return fail(d, sa, DROP_BAD_NEXT_HEADER);
+    if (nh != 4 && nh != 41) return fail(sa, DROP_BAD_NEXT_HEADER);
     outLen = innerLength(ct, plen, nh == 4 ? 4 : 6); // strips TFC padding after the inner packet
-    if (outLen == 0) return fail(d, sa, DROP_MALFORMED);
+    if (outLen == 0) return fail(sa, DROP_MALFORMED);
     out = ct;
   } else {
     const hl = transportHeaderLen(sa);
-    if ((load<u32>(d + D_ROOM) & 0xffff) + ESP_HDR < hl) return fail(d, sa, DROP_NO_ROOM);
+    if ((load<u32>(d + D_ROOM) & 0xffff) + ESP_HDR < hl) return fail(sa, DROP_NO_ROOM);
     out = ct - hl;
     writeTransportHeader(sa, out, plen, nh);
     outLen = plen + hl;
   }
-  if (!policyAllows(sa, out, outLen)) return fail(d, sa, DROP_POLICY);
+  if (!policyAllows(sa, out, outLen)) return fail(sa, DROP_POLICY);
   store<u32>(d + D_OUT_OFF, <u32>out);
   store<u32>(d + D_OUT_LEN, outLen);
   account(sa, outLen);

@@ -1,5 +1,5 @@
-// Inner IP packet checks used by the ESP path: sanity of a decapsulated packet, the inbound policy
-// check against the SA's traffic selectors, and the IP header rebuilt for transport mode.
+// Inner IP packet checks used by the ESP and AH paths: sanity of a decapsulated packet, the inbound policy
+// check against the SA's traffic selectors, the IP header rebuilt for transport mode, the IPv4 checksum.
 import {
   SA_TS, SA_TS_COUNT, TS_MAX, TS_SIZE, TS_VERSION, TS_PROTO, TS_PORT_LO, TS_PORT_HI, TS_ADDR_LO, TS_ADDR_HI,
   SA_AF, SA_LOCAL_ADDR, SA_REMOTE_ADDR,
@@ -43,7 +43,7 @@ function cmpAddr(a: usize, b: usize, n: i32): i32 {
   return 0;
 }
 
-function tsMatches(ts: usize, version: u32, addr: usize, proto: u32, port: i32): bool {
+export function tsMatches(ts: usize, version: u32, addr: usize, proto: u32, port: i32): bool {
   if (<u32>load<u8>(ts + TS_VERSION) != version) return false;
   const tp = <u32>load<u8>(ts + TS_PROTO);
   if (tp != 0 && tp != proto) return false;
@@ -58,7 +58,7 @@ function tsMatches(ts: usize, version: u32, addr: usize, proto: u32, port: i32):
 
 // Port field for selector matching: TCP/UDP/SCTP/UDP-Lite source or destination port; ICMP type/code
 // as RFC 4301 §4.4.1.1 maps them (type in the high byte). -1 when unknown.
-function portOf(l4: usize, avail: i32, proto: u32, dst: bool): i32 {
+export function portOf(l4: usize, avail: i32, proto: u32, dst: bool): i32 {
   if (proto == 6 || proto == 17 || proto == 132 || proto == 136) {
     if (avail < 4) return -1;
     return <i32>be16(l4 + (dst ? 2 : 0));
@@ -131,11 +131,16 @@ export function writeTransportHeader(sa: usize, p: usize, payloadLen: u32, proto
   store<u32>(p + 4, 0); // id 0, no fragmentation
   store<u8>(p + 8, 64);
   store<u8>(p + 9, <u8>proto);
-  store<u16>(p + 10, 0);
   memory.copy(p + 12, sa + SA_REMOTE_ADDR, 4);
   memory.copy(p + 16, sa + SA_LOCAL_ADDR, 4);
+  setIpv4Checksum(p, 20);
+}
+
+/** Compute and store the header checksum of the IPv4 header at p (hl bytes, options included). */
+export function setIpv4Checksum(p: usize, hl: u32): void {
+  store<u16>(p + 10, 0);
   let sum: u32 = 0;
-  for (let i = 0; i < 20; i += 2) sum += be16(p + i);
+  for (let i: u32 = 0; i < hl; i += 2) sum += be16(p + i);
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
   put16(p + 10, ~sum & 0xffff);
 }

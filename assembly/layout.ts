@@ -3,9 +3,10 @@
 // every worker. Module globals are per instance, so each instance caches the layout via dpAttach().
 import { REPLAY_STATE_SIZE } from "./replay";
 import { GCM_CTX_SIZE } from "./crypto/gcm";
+import { HMAC_CTX_SIZE, SHA256, SHA384, SHA512 } from "./crypto/sha2";
 
 export const LAYOUT_MAGIC: u32 = 0x53504957; // "WIPS"
-export const LAYOUT_VERSION: u32 = 1;
+export const LAYOUT_VERSION: u32 = 2;
 export const COUNTER_SLOTS: i32 = 24; // >= NDROP, u64 each
 
 // ---- header (at layoutBase()) ----
@@ -21,6 +22,7 @@ export const HDR_ARENA_NEXT: i32 = 32;   // u32, next free arena byte (atomic bu
 export const HDR_HASH_OFF2: i32 = 36;    // second SPI table: deletes leave tombstones, so the control plane
 export const HDR_HASH_ACTIVE: i32 = 40;  // rebuilds into the idle table and flips this index (0/1) atomically
 export const HDR_TOMBSTONES: i32 = 44;   // tombstones in the active table (control plane only)
+export const HDR_SPD: i32 = 48;          // u32, address of the outbound SPD region (spd.ts), 0 = none (atomic)
 export const HDR_DROPS: i32 = 64;        // u64[COUNTER_SLOTS]: drops with no SA (unknown SPI, bad handle, ...)
 export const HDR_SIZE: i32 = 256;
 
@@ -28,9 +30,9 @@ export const HDR_SIZE: i32 = 256;
 export const SA_STATE: i32 = 0;          // u32: 0 free, 1 active
 export const SA_SPI: i32 = 4;            // u32, numeric value of the SPI as on the wire (big-endian there)
 export const SA_FLAGS: i32 = 8;          // u32: SAF_*
-export const SA_KEY_LEN: i32 = 12;       // u32: 16, 24 or 32
-export const SA_ICV_LEN: i32 = 16;       // u32: 8, 12 or 16
-export const SA_SALT: i32 = 20;          // 4 bytes, RFC 4106 salt (wire order)
+export const SA_KEY_LEN: i32 = 12;       // u32: AES key 16, 24 or 32; AH HMAC key 32, 48 or 64
+export const SA_ICV_LEN: i32 = 16;       // u32: ESP 8, 12 or 16; AH 16, 24 or 32 (fixed by SA_INTEG)
+export const SA_SALT: i32 = 20;          // 4 bytes, RFC 4106 / RFC 4543 salt (wire order)
 export const SA_REPLAY_WINDOW: i32 = 24; // u32, informational (the replay state holds the live value)
 export const SA_GENERATION: i32 = 28;    // u32, bumped at every install
 export const SA_SEQ_OUT: i32 = 32;       // u64: last sequence number sent (atomic)
@@ -58,16 +60,31 @@ export const TS_PORT_LO: i32 = 4;
 export const TS_PORT_HI: i32 = 6;
 export const TS_ADDR_LO: i32 = 8;
 export const TS_ADDR_HI: i32 = 24;
-export const SA_KEY: i32 = SA_TS + 2 * TS_MAX * TS_SIZE; // 32 bytes raw key (JS backends use it)
-export const SA_REPLAY: i32 = (SA_KEY + 32 + 63) & ~63;
+export const SA_KEY: i32 = SA_TS + 2 * TS_MAX * TS_SIZE; // 32 bytes raw AES key (JS backends, AH's GMAC)
+export const SA_INTEG: i32 = SA_KEY + 32;   // u32: AH integrity transform, INTEG_* (0 for ESP)
+export const SA_REPLAY: i32 = (SA_INTEG + 4 + 63) & ~63;
 export const SA_GCM: i32 = (SA_REPLAY + REPLAY_STATE_SIZE + 63) & ~63;
 export const SA_SIZE: i32 = (SA_GCM + GCM_CTX_SIZE + 63) & ~63;
+// AH with HMAC needs no AES-GCM context, so its integrity context lives in that region: the HMAC inner and
+// outer states, and behind them the raw key as the control plane writes it (activation turns it into the
+// states and wipes it). AH with AES-GMAC uses the region as the AES-GCM context, as ESP does.
+export const SA_AUTH: i32 = SA_GCM;
+export const SA_AUTH_KEY: i32 = SA_AUTH + HMAC_CTX_SIZE;
+export const AUTH_KEY_MAX: i32 = 64;     // bytes at SA_AUTH_KEY: the longest RFC 4868 key (HMAC-SHA-512)
 
 // SA_FLAGS bits
 export const SAF_OUTBOUND: u32 = 1;
 export const SAF_TUNNEL: u32 = 2;
 export const SAF_ESN: u32 = 4;
 export const SAF_UDP_ENCAP: u32 = 8;
+export const SAF_AH: u32 = 16;       // AH (RFC 4302) instead of ESP
+
+// SA_INTEG values (AH). The HMAC ids are the SHA-2 ids of crypto/sha2.ts; ICVs are truncated to half the
+// digest (RFC 4868). GMAC's key size is SA_KEY_LEN.
+export const INTEG_HMAC_SHA256: u32 = SHA256; // HMAC-SHA2-256-128
+export const INTEG_HMAC_SHA384: u32 = SHA384; // HMAC-SHA2-384-192
+export const INTEG_HMAC_SHA512: u32 = SHA512; // HMAC-SHA2-512-256
+export const INTEG_AES_GMAC: u32 = 4;         // AES-GMAC, RFC 4543 (16-byte ICV, 8-byte IV)
 
 export const EXP_SOFT: u32 = 1;
 export const EXP_HARD: u32 = 2;

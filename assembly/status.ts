@@ -24,3 +24,7 @@ export const ST_NEED_CRYPTO: u32 = 0x100;
 export const ST_CRYPTO_OK: u32 = 0x101;
 /** Set by a JavaScript backend when the ICV did not verify, before espDecapFinish. */
 export const ST_CRYPTO_FAILED: u32 = 0x102;
+/** Outbound SPD (spd.ts): a BYPASS policy matched; the packet is left for the caller, unchanged. */
+export const ST_BYPASS: u32 = 0x200;
+/** Outbound SPD: a TRAP policy without an SA matched; the caller queues the packet and asks for an SA. */
+export const ST_TRAP: u32 = 0x201;

@@ -9,6 +9,7 @@ import { runSuite, gbps, type Case, type Timing } from "./lib/suite.js";
 import { writeRecords, type EspRecord, type Op } from "./lib/records.js";
 import { printTable, printTargets, printCrossover, printReplay } from "./lib/report.js";
 import { runReplaySuite } from "./replay.js";
+import { runAhSuite, printAh } from "./ah.js";
 
 /** Extra sizes, wasm and node only, to locate where node:crypto overtakes the WASM cipher. */
 const SWEEP_SIZES = [1024, 1536, 2048, 3072, 4096, 6144];
@@ -87,9 +88,12 @@ const smallest = fixtures.reduce((a, b) => (b.size < a.size ? b : a));
 const replayBackend = backends.get("wasm") ?? backends.values().next().value!;
 const replay = await runReplaySuite(dp, smallest, replayBackend, timing);
 
-const file = writeRecords("esp.json", [...esp, ...replay]);
+const ah = await runAhSuite(args.sizes, timing);
+
+const file = writeRecords("esp.json", [...esp, ...replay, ...ah]);
 printTable(esp.filter((r) => r.suite === "esp"), args.sizes, args.backends);
 printTargets(esp);
 printCrossover(esp, DEFAULT_AUTO_THRESHOLD);
 printReplay(replay);
+printAh(ah, esp, args.sizes);
 console.log(`\nWrote ${file}; benny's charts and summaries are the benny-*.chart.html and benny-*.json beside it.`);

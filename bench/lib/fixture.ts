@@ -18,12 +18,12 @@ const ICV = 16;
 const NH_IPV4 = 4;
 
 /** Smallest slot (a multiple of 64) that holds a packet of `len` bytes plus the batch head- and tailroom. */
-function slotFor(len: number): number { return Math.ceil((len + HEADROOM + TAILROOM) / 64) * 64; }
+export function slotFor(len: number): number { return Math.ceil((len + HEADROOM + TAILROOM) / 64) * 64; }
 
-function describe(status: number): string { return `status ${status} (${DROP_REASONS[status] ?? "unknown"})`; }
+export function describe(status: number): string { return `status ${status} (${DROP_REASONS[status] ?? "unknown"})`; }
 
 /** Copy of a batch's slots kept elsewhere in WASM memory. */
-class Pristine {
+export class Pristine {
   private readonly off: number;
   private readonly bytes: number;
   constructor(private readonly dp: DataPlane, private readonly batch: PacketBatch) {

@@ -20,7 +20,13 @@ export type ReplayRecord =
   | { suite: "replay"; op: "decap"; backend: BackendName; size: number; window: number;
       pps: number; rme: number; samples: number };
 
-export type BenchRecord = EspRecord | ReplayRecord;
+/** suite "ah": AH tunnel mode (IPv4 in IPv4), entirely in WASM, per integrity transform and packet size. */
+export interface AhRecord {
+  suite: "ah"; op: Op; backend: "wasm"; integrity: string; size: number;
+  pps: number; gbps: number; rme: number; samples: number;
+}
+
+export type BenchRecord = EspRecord | ReplayRecord | AhRecord;
 
 export function writeRecords(file: string, records: BenchRecord[]): string {
   mkdirSync(RESULTS_DIR, { recursive: true });

@@ -1,6 +1,7 @@
 // The crypto backend interface: AES-GCM (RFC 4106) applied in place to an ESP payload that the data
 // plane framed in WASM memory. Every backend sees the same job, so packets are byte-identical whichever
-// one runs, and a packet sealed by one opens with any other.
+// one runs, and a packet sealed by one opens with any other. The backends are ESP-only: AH (HMAC-SHA2,
+// AES-GMAC) is computed entirely inside the data plane's batch call.
 
 export type BackendName = "wasm" | "node" | "noble" | "auto";
 export const BACKEND_NAMES: readonly BackendName[] = ["wasm", "node", "noble", "auto"];

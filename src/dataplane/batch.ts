@@ -1,12 +1,17 @@
 // A batch of packets in WASM memory: descriptors plus fixed-size slots with head- and tailroom, so
-// ESP encapsulation happens in place. The I/O layer writes packets straight into slotOffset(i) (or
+// ESP and AH encapsulation happen in place. The I/O layer writes packets straight into slotOffset(i) (or
 // push() copies one in); encap()/decap() is ONE data-plane call for the whole batch, plus, only for
-// JavaScript crypto backends, a pass over the packets they handle.
+// JavaScript crypto backends, a pass over the packets they handle. ahEncap()/ahDecap() are one call each:
+// AH runs entirely in WASM (the crypto backends are ESP-only).
 import type { DataPlane } from "./dataplane.js";
 import type { CipherJob } from "../crypto/backend.js";
 
-export const HEADROOM = 64; // ≥ ESP header + IV (16), and the IPv6 header transport mode rebuilds (40)
-export const TAILROOM = 64; // ≥ padding (3) + pad length + next header + ICV (16)
+// HEADROOM ≥ ESP header + IV (16), the IPv6 header ESP transport mode rebuilds (40), AH tunnel mode's outer
+// IPv6 header + AH with the largest ICV (40 + 48), and the header chain AH transport decapsulation keeps.
+export const HEADROOM = 128;
+// TAILROOM ≥ ESP padding (3) + pad length + next header + ICV (16); AH: the ESN high half (4) and, in transport
+// mode, a copy of the IP header while the ICV is computed.
+export const TAILROOM = 64;
 
 export interface PacketResult { status: number; offset: number; length: number; sa: number }
 
@@ -74,6 +79,19 @@ export class PacketBatch {
       dp.ex.espDecapFinish(this.descOff, this.count);
     }
     return this.countOk();
+  }
+
+  /** AH-encapsulate packets 0..count-1 (IP packets; `sa` an outbound AH SA). Each output is a complete IP
+   *  packet, outer header included, for a raw IP socket (protocol 51, IP_HDRINCL). Returns the number that
+   *  succeeded. */
+  ahEncap(): number {
+    return this.dp.ex.ahEncapBatch(this.descOff, this.count) as number;
+  }
+
+  /** AH-decapsulate packets 0..count-1 (each a complete received IP packet; the SA is found by SPI).
+   *  Returns the number that succeeded. */
+  ahDecap(): number {
+    return this.dp.ex.ahDecapBatch(this.descOff, this.count) as number;
   }
 
   status(i: number): number { return this.field(i, this.dp.L.D_STATUS); }

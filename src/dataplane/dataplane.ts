@@ -5,6 +5,7 @@ import { readLayout, type Layout } from "./layout.js";
 import { SharedViews } from "./memory.js";
 import { SaDatabase } from "./sadb.js";
 import { PacketBatch } from "./batch.js";
+import { Spd } from "./spd.js";
 import { createBackend, type BackendName, type CryptoBackend } from "../crypto/index.js";
 
 export interface DataPlaneOptions {
@@ -25,6 +26,7 @@ export class DataPlane {
   readonly views: SharedViews;
   readonly sadb: SaDatabase;
   backend: CryptoBackend;
+  private spdInstance?: Spd;
 
   private constructor(readonly memory: WebAssembly.Memory, readonly module: WebAssembly.Module,
                       opts: DataPlaneOptions) {
@@ -84,6 +86,9 @@ export class DataPlane {
   batch(capacity: number, slotSize = 2048): PacketBatch {
     return new PacketBatch(this, capacity, slotSize);
   }
+
+  /** The outbound Security Policy Database (its shared-memory region is created by the first set()). */
+  get spd(): Spd { return (this.spdInstance ??= new Spd(this)); }
 
   saAddress(handle: number): number { return this.ex.saAddress(handle) as number; }
 

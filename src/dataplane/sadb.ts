@@ -1,5 +1,6 @@
 // Typed API over the SA database in shared memory: install, update, delete and read SAs. Field
 // offsets come from the WASM module (layout.ts); the data plane expands keys and publishes SPIs.
+// ESP SAs carry an AES-GCM key; AH SAs (RFC 4302) an integrity key for HMAC-SHA2 or AES-GMAC.
 import type { Layout, DropReason } from "./layout.js";
 import { DROP_REASONS } from "./layout.js";
 import type { SharedViews } from "./memory.js";
@@ -8,6 +9,9 @@ import { parseAddress, type TrafficSelector } from "./selectors.js";
 
 export type Direction = "in" | "out";
 export type Mode = "tunnel" | "transport";
+export type Protocol = "esp" | "ah";
+/** AH integrity transforms: HMAC-SHA2-256-128 / -384-192 / -512-256 (RFC 4868), AES-GMAC (RFC 4543). */
+export type Integrity = "sha256" | "sha384" | "sha512" | "aes128gmac" | "aes256gmac";
 
 export interface Endpoint { address: string; port?: number }
 
@@ -17,24 +21,28 @@ export interface Lifetime {
 }
 
 export interface SaParams {
-  spi: number;                 // 32-bit SPI as on the wire, 256..2^32-1
+  spi: number;                 // 32-bit SPI as on the wire, 256..2^32-1 (unique across ESP and AH)
   direction: Direction;
   mode: Mode;
-  key: Uint8Array;             // AES key: 16, 24 or 32 bytes
-  salt: Uint8Array;            // RFC 4106 salt: 4 bytes
-  icvLength?: 8 | 12 | 16;     // default 16 (aes*gcm16)
+  protocol?: Protocol;         // default "esp"
+  key?: Uint8Array;            // ESP: AES key, 16, 24 or 32 bytes (required)
+  salt?: Uint8Array;           // ESP: RFC 4106 salt, 4 bytes (required)
+  icvLength?: 8 | 12 | 16;     // ESP: default 16 (aes*gcm16); AH's follows from the integrity transform
+  integrity?: Integrity;       // AH: default "sha256"
+  integrityKey?: Uint8Array;   // AH (required): HMAC key as long as the digest (32/48/64, RFC 4868 §2.1.2);
+                               // GMAC: AES key ‖ 4-byte salt (20 or 36 bytes, RFC 4543 §7)
   esn?: boolean;               // 64-bit extended sequence numbers
   replayWindow?: number;       // inbound only; 0 disables; default 32 (strongSwan's default)
-  udpEncap?: boolean;          // ESP-in-UDP (RFC 3948); informational for the I/O layer
+  udpEncap?: boolean;          // ESP-in-UDP (RFC 3948); informational for the I/O layer; not for AH
   lifetime?: Lifetime;
   localTs?: TrafficSelector[]; // inbound policy check: inner destination
   remoteTs?: TrafficSelector[];// inbound policy check: inner source
-  local?: Endpoint;            // outer addresses (transport-mode header rebuild, I/O layer)
-  remote?: Endpoint;
+  local?: Endpoint;            // outer addresses (ESP transport-mode header rebuild, AH tunnel-mode outer
+  remote?: Endpoint;           // header, I/O layer)
 }
 
 export interface SaStats {
-  handle: number; spi: number; direction: Direction; mode: Mode; esn: boolean;
+  handle: number; spi: number; protocol: Protocol; direction: Direction; mode: Mode; esn: boolean;
   packets: bigint; bytes: bigint; seqOut: bigint;
   drops: Partial<Record<DropReason, bigint>>;
   softExpired: boolean; hardExpired: boolean; seqExhausted: boolean;
@@ -45,9 +53,20 @@ export class SaError extends Error {
 }
 
 const ACTIVATE_ERRORS: Record<number, string> = {
-  [-1]: "handle out of range", [-2]: "SA handle already active", [-3]: "key must be 16, 24 or 32 bytes",
-  [-4]: "ICV length must be 8, 12 or 16", [-5]: "replay window out of range",
+  [-1]: "handle out of range", [-2]: "SA handle already active", [-3]: "key length wrong for the algorithm",
+  [-4]: "ICV length wrong for the algorithm", [-5]: "replay window out of range",
   [-6]: "SPI reserved (< 256) or already used by another inbound SA", [-7]: "SPI hash table full",
+  [-8]: "unknown integrity transform", [-9]: "an outbound AH tunnel needs local and remote endpoints",
+};
+
+/** AH integrity transforms: data-plane id, ICV bytes, integrity key bytes (GMAC: AES key ‖ salt). */
+const INTEGRITY: Record<Integrity, { id: "INTEG_HMAC_SHA256" | "INTEG_HMAC_SHA384" | "INTEG_HMAC_SHA512" | "INTEG_AES_GMAC";
+                                    icv: number; keyLength: number; gmac: boolean }> = {
+  sha256: { id: "INTEG_HMAC_SHA256", icv: 16, keyLength: 32, gmac: false },
+  sha384: { id: "INTEG_HMAC_SHA384", icv: 24, keyLength: 48, gmac: false },
+  sha512: { id: "INTEG_HMAC_SHA512", icv: 32, keyLength: 64, gmac: false },
+  aes128gmac: { id: "INTEG_AES_GMAC", icv: 16, keyLength: 20, gmac: true },
+  aes256gmac: { id: "INTEG_AES_GMAC", icv: 16, keyLength: 36, gmac: true },
 };
 
 export class SaDatabase {
@@ -82,13 +101,29 @@ export class SaDatabase {
       if (p.mode === "tunnel") flags |= L.SAF_TUNNEL;
       if (p.esn) flags |= L.SAF_ESN;
       if (p.udpEncap) flags |= L.SAF_UDP_ENCAP;
+      if (p.protocol === "ah") {
+        flags |= L.SAF_AH;
+        const t = INTEGRITY[p.integrity ?? "sha256"];
+        const ik = p.integrityKey!;
+        dv.setUint32(sa + L.SA_INTEG, L[t.id], true);
+        dv.setUint32(sa + L.SA_ICV_LEN, t.icv, true);
+        if (t.gmac) {
+          dv.setUint32(sa + L.SA_KEY_LEN, ik.length - 4, true);
+          u8.set(ik.subarray(0, ik.length - 4), sa + L.SA_KEY);
+          u8.set(ik.subarray(ik.length - 4), sa + L.SA_SALT);
+        } else {
+          dv.setUint32(sa + L.SA_KEY_LEN, ik.length, true);
+          u8.set(ik, sa + L.SA_AUTH_KEY); // activation turns it into the HMAC states and wipes it
+        }
+      } else {
+        dv.setUint32(sa + L.SA_KEY_LEN, p.key!.length, true);
+        dv.setUint32(sa + L.SA_ICV_LEN, p.icvLength ?? 16, true);
+        u8.set(p.salt!, sa + L.SA_SALT);
+        u8.set(p.key!, sa + L.SA_KEY);
+      }
       dv.setUint32(sa + L.SA_SPI, p.spi >>> 0, true);
       dv.setUint32(sa + L.SA_FLAGS, flags, true);
-      dv.setUint32(sa + L.SA_KEY_LEN, p.key.length, true);
-      dv.setUint32(sa + L.SA_ICV_LEN, p.icvLength ?? 16, true);
-      u8.set(p.salt, sa + L.SA_SALT);
       dv.setUint32(sa + L.SA_REPLAY_WINDOW, out ? 0 : (p.replayWindow ?? 32), true);
-      u8.set(p.key, sa + L.SA_KEY);
       this.writeLifetime(sa, p.lifetime ?? {});
       this.writeSelectors(sa, p.localTs ?? [], p.remoteTs ?? []);
       this.writeEndpoints(sa, p.local, p.remote);
@@ -145,6 +180,7 @@ export class SaDatabase {
     const exp = Atomics.load(this.v.u32, (sa + L.SA_EXPIRE) >> 2);
     return {
       handle, spi: dv.getUint32(sa + L.SA_SPI, true),
+      protocol: flags & L.SAF_AH ? "ah" : "esp",
       direction: flags & L.SAF_OUTBOUND ? "out" : "in",
       mode: flags & L.SAF_TUNNEL ? "tunnel" : "transport",
       esn: (flags & L.SAF_ESN) !== 0,
@@ -243,14 +279,38 @@ function validate(p: SaParams, L: Layout): void {
   }
   if (p.direction !== "in" && p.direction !== "out") throw new SaError(`direction must be "in" or "out"`);
   if (p.mode !== "tunnel" && p.mode !== "transport") throw new SaError(`mode must be "tunnel" or "transport"`);
-  if (![16, 24, 32].includes(p.key.length)) throw new SaError(`SA ${spiHex}: AES key must be 16, 24 or 32 bytes, got ${p.key.length}`);
-  if (p.salt.length !== 4) throw new SaError(`SA ${spiHex}: salt must be 4 bytes (RFC 4106), got ${p.salt.length}`);
-  if (p.icvLength !== undefined && ![8, 12, 16].includes(p.icvLength)) throw new SaError(`SA ${spiHex}: ICV length must be 8, 12 or 16`);
+  if (p.protocol === "ah") validateAh(p, spiHex);
+  else if (p.protocol !== undefined && p.protocol !== "esp") throw new SaError(`protocol must be "esp" or "ah"`);
+  else {
+    if (!p.key || ![16, 24, 32].includes(p.key.length)) throw new SaError(`SA ${spiHex}: AES key must be 16, 24 or 32 bytes, got ${p.key?.length ?? "none"}`);
+    if (!p.salt || p.salt.length !== 4) throw new SaError(`SA ${spiHex}: salt must be 4 bytes (RFC 4106), got ${p.salt?.length ?? "none"}`);
+    if (p.icvLength !== undefined && ![8, 12, 16].includes(p.icvLength)) throw new SaError(`SA ${spiHex}: ICV length must be 8, 12 or 16`);
+    if (p.integrity !== undefined || p.integrityKey !== undefined) throw new SaError(`SA ${spiHex}: integrity and integrityKey are for AH SAs`);
+  }
   const w = p.replayWindow ?? 32;
   if (!Number.isInteger(w) || (w !== 0 && (w < 32 || w > L.REPLAY_MAX_WINDOW))) {
     throw new SaError(`SA ${spiHex}: replay window ${w} out of range (0 = off, or 32..${L.REPLAY_MAX_WINDOW})`);
   }
-  if (p.mode === "transport" && p.direction === "in" && !(p.local && p.remote)) {
+  if (p.protocol !== "ah" && p.mode === "transport" && p.direction === "in" && !(p.local && p.remote)) {
     throw new SaError(`SA ${spiHex}: an inbound transport-mode SA needs local and remote endpoints (to rebuild the IP header)`);
+  }
+}
+
+// AH is computed entirely in the data plane (the crypto backends are ESP-only), so only its own fields count.
+function validateAh(p: SaParams, spiHex: string): void {
+  const name = p.integrity ?? "sha256";
+  const t = Object.hasOwn(INTEGRITY, name) ? INTEGRITY[name] : undefined;
+  if (!t) throw new SaError(`SA ${spiHex}: integrity must be one of ${Object.keys(INTEGRITY).join(", ")}`);
+  const got = p.integrityKey?.length;
+  if (got !== t.keyLength) {
+    throw new SaError(`SA ${spiHex}: ${name} needs a ${t.keyLength}-byte integrityKey` +
+      `${t.gmac ? " (AES key and 4-byte salt, RFC 4543)" : " (RFC 4868)"}, got ${got ?? "none"}`);
+  }
+  if (p.key || p.salt || p.icvLength !== undefined) {
+    throw new SaError(`SA ${spiHex}: an AH SA takes integrity and integrityKey, not key, salt or icvLength`);
+  }
+  if (p.udpEncap) throw new SaError(`SA ${spiHex}: AH cannot be UDP-encapsulated (RFC 3948 covers ESP only; NAT breaks AH)`);
+  if (p.mode === "tunnel" && p.direction === "out" && !(p.local && p.remote)) {
+    throw new SaError(`SA ${spiHex}: an outbound AH tunnel-mode SA needs local and remote endpoints (to build the outer IP header)`);
   }
 }

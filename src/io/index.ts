@@ -1,5 +1,5 @@
 // Packet I/O between the kernel and the data plane's shared memory: TUN device, ESP-in-UDP socket.
-export { Tun, type TunOptions, type TunStats } from "./tun.js";
+export { Tun, type TunOptions, type TunStats, type TunHandle } from "./tun.js";
 export { UdpSocket, type UdpOptions, type UdpStats, type Destination } from "./udp.js";
 export { SockAddr, formatIp, type IpVersion } from "./sockaddr.js";
 export { Wakeup, type WakeupHandle } from "./wakeup.js";

@@ -25,6 +25,9 @@ export interface TunOptions {
   wakeup?: Wakeup;
 }
 
+/** What another thread needs to adopt the device (post it in workerData; descriptors are process-wide). */
+export interface TunHandle { fd: number; name: string }
+
 export interface TunStats {
   /** Packets read into batches. */
   received: number;
@@ -47,7 +50,7 @@ export class Tun {
   private closed = false;
 
   private constructor(private readonly dp: DataPlane, readonly fd: number, readonly name: string,
-                      readonly netns: string | undefined, wakeup?: Wakeup) {
+                      readonly netns: string | undefined, wakeup?: Wakeup, private readonly owned = true) {
     this.memBase = memoryAddress(dp.memory);
     this.poller = new Poller(fd, C.POLLIN, wakeup);
   }
@@ -64,6 +67,14 @@ export class Tun {
     }
     return tun;
   }
+
+  /** Use a device opened by another thread of this process; close() leaves the descriptor to its owner. */
+  static adopt(dp: DataPlane, h: TunHandle, opts: { wakeup?: Wakeup } = {}): Tun {
+    if (!Number.isInteger(h.fd) || h.fd < 0) throw new RangeError(`bad TUN descriptor ${h.fd}`);
+    return new Tun(dp, h.fd, h.name, undefined, opts.wakeup, false);
+  }
+
+  get handle(): TunHandle { return { fd: this.fd, name: this.name }; }
 
   /**
    * Read up to batch.capacity packets into the batch's slots (packet i at slotOffset(i), described with
@@ -124,7 +135,7 @@ export class Tun {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    sys.close(this.fd); // a non-persistent TUN device disappears with its last descriptor
+    if (this.owned) sys.close(this.fd); // a non-persistent TUN device disappears with its last descriptor
     this.poller.free();
     this.iov.free();
   }

@@ -101,7 +101,7 @@ export class UdpSocket {
   private closed = false;
 
   private constructor(private readonly dp: DataPlane, readonly fd: number, readonly version: IpVersion,
-                      readonly port: number, opts: UdpOptions) {
+                      readonly port: number, opts: UdpOptions, private readonly owned = true) {
     this.memBase = memoryAddress(dp.memory);
     this.poller = new Poller(fd, C.POLLIN, opts.wakeup);
     this.tx = new Ring(opts.sendRing ?? 64);
@@ -134,6 +134,20 @@ export class UdpSocket {
       sys.close(fd);
       throw e;
     }
+  }
+
+  /** Use a socket opened by another thread of this process (`fd`, as posted in workerData: descriptors are
+   *  process-wide); close() leaves the descriptor to its owner. Binding options do not apply. */
+  static adopt(dp: DataPlane, fd: number, opts: Pick<UdpOptions, "sendRing" | "wakeup" | "onControl"> = {}): UdpSocket {
+    if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`bad socket descriptor ${fd}`);
+    if (opts.sendRing !== undefined && !(Number.isInteger(opts.sendRing) && opts.sendRing >= 1)) {
+      throw new RangeError(`sendRing must be an integer ≥ 1, got ${opts.sendRing}`);
+    }
+    const sa = new Uint8Array(SOCKADDR_SIZE);
+    check("getsockname", sys.getsockname(fd, sa, Uint32Array.of(SOCKADDR_SIZE)));
+    const local = SockAddr.decode(sa, 0);
+    const version = (sa[0] | (sa[1] << 8)) === C.AF_INET6 ? 6 : 4; // decode() shows v4-mapped peers as IPv4
+    return new UdpSocket(dp, fd, version, local.port, opts, false);
   }
 
   /**
@@ -215,7 +229,7 @@ export class UdpSocket {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    sys.close(this.fd);
+    if (this.owned) sys.close(this.fd);
     this.poller.free();
     this.tx.block.free();
     for (const r of this.rx.values()) r.block.free();

@@ -4,6 +4,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { DataPlane } from "../../src/dataplane/dataplane.js";
+import { HEADROOM, TAILROOM } from "../../src/dataplane/batch.js";
 import { cidr } from "../../src/dataplane/selectors.js";
 import { ipv4Packet, ipv6Packet } from "../helpers/packets.js";
 import { oracleOpen, oracleSeal } from "../helpers/esp-oracle.js";
@@ -295,7 +296,7 @@ test("encap rejects a bad handle, an inbound SA, non-IP input and oversized pack
   assert.notEqual(encapOne(pr.dp, pr.out, new Uint8Array([0x10, 1, 2])).status, 0);
   assert.notEqual(encapOne(pr.dp, pr.out, new Uint8Array(0)).status, 0);
   assert.equal(pr.dp.sadb.stats(pr.out).drops.malformed, 2n);
-  const b = pr.dp.batch(1, 65536 + 128);
+  const b = pr.dp.batch(1, 65536 + HEADROOM + TAILROOM);
   b.push(ipv4Packet({ payloadLen: 65535 - 28 }), pr.out);
   b.encap();
   assert.equal(b.status(0), 15 /* no_room */);
