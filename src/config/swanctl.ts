@@ -1,0 +1,620 @@
+// swanctl.conf mapped onto the IKE engine's configuration model (src/ike/config.ts), with strongSwan's key
+// names, value syntax and defaults (src/swanctl/swanctl.opt, the vici plugin's vici_config.c, swanctl's
+// load_conns.c/load_creds.c). Every problem is reported, with where it was written:
+//   - a misspelt key or section: "unknown key 'rekey_tme' in connections.gw (did you mean 'rekey_time'?)";
+//   - a malformed value: "connections.gw.rekey_time = 1x: expected a duration like 30m, 1h, 2d";
+//   - strongSwan syntax for something wasm-ipsec does not implement (IKEv1, certificates, EAP, virtual IPs,
+//     AH, BEET, marks, ...): "... = beet: not supported by wasm-ipsec: ...". A value that asks for what we do
+//     anyway (mode = tunnel, ipcomp = no, ...) is accepted. Nothing is silently ignored, except settings
+//     without effect here as in strongSwan with PSK: send_cert, send_certreq, ocsp, revocation (certificates
+//     only), hostaccess (a variable for updown), label_mode (labels only), childless = allow|never.
+//
+// Settings of our own live in a section strongSwan's swanctl does not read, so one file serves both:
+//
+//   wasm-ipsec {
+//     crypto_backend = wasm    # ESP AES-GCM implementation: wasm, node, noble or auto (default wasm)
+//     auto_threshold = 1k      # with auto: ESP payloads from this size use node:crypto (bytes, k/m/g)
+//     workers = 1              # packet-processing worker threads, 1-256 (default 1)
+//     max_sas = 1024           # capacity of the SA database, inbound + outbound (default 1024)
+//     keylog = /path/file      # append IKE and ESP keys for Wireshark (default: none)
+//     tun {
+//       name = wipsec%d        # TUN device name, at most 15 bytes; %d numbers it (default wipsec%d)
+//       mtu = 1400             # 68-65535 (default: the kernel's)
+//     }
+//   }
+import type { AuthConfig, ChildConfig, ConnectionConfig, SharedSecret } from "../ike/config.js";
+import { parseProposal, lookupKeyword, isAeadEncr, type Proposal } from "../ike/crypto/transforms.js";
+import { ProposalError } from "../ike/crypto/errors.js";
+import { parseIdentity } from "../ike/identity.js";
+import { BACKEND_NAMES, type BackendName } from "../crypto/backend.js";
+import {
+  ConfigError, issueAt, loadSettings, parseSettings, view, formatIssue,
+  type ConfigIssue, type ParseOptions, type Position, type SettingsSection, type SettingsView,
+} from "./settings.js";
+import {
+  didYouMean, listItems, parseBool, parseBytes, parseCount, parseDuration, parseSecret, parseUint,
+  UnsupportedError, ValueError,
+} from "./values.js";
+import { checkAddressSpec, parseTrafficSelector, type ConfigSelector } from "./selectors.js";
+
+export interface SwanctlChild extends Omit<ChildConfig, "localTs" | "remoteTs"> {
+  localTs: ConfigSelector[];   // may hold `dynamic` selectors, see selectors.ts
+  remoteTs: ConfigSelector[];
+  lifeTime: number;
+  randTime: number;
+  randBytes: number;
+  randPackets: number;
+  closeAction: "none" | "trap" | "start";
+  dpdAction: "clear" | "trap" | "restart";
+  updown?: string;             // script to run on CHILD_SA up/down events
+}
+
+export interface SwanctlConnection extends Omit<ConnectionConfig, "children"> {
+  children: SwanctlChild[];
+  version: 0 | 2;              // 0: IKEv2 (strongSwan would also answer IKEv1)
+  overTime: number;            // hard IKE SA lifetime beyond rekey/reauth time, seconds
+  randTime: number;            // jitter subtracted from rekey/reauth time, seconds
+  unique: "no" | "never" | "keep" | "replace";
+  mobike: boolean;
+  dpdTimeout: number;
+  keyingTries: number;
+}
+
+export interface WasmIpsecSettings {
+  cryptoBackend: BackendName;
+  autoThreshold?: number;
+  workers: number;
+  maxSas: number;
+  keylog?: string;
+  tun: { name: string; mtu?: number };
+}
+
+export interface SwanctlConfig {
+  connections: SwanctlConnection[];
+  secrets: SharedSecret[];
+  wasmIpsec: WasmIpsecSettings;
+}
+
+/** Reads a swanctl.conf (and its includes) and maps it; throws ConfigError listing every problem. */
+export function loadSwanctl(path: string, opts: ParseOptions = {}): SwanctlConfig {
+  return mapSwanctl(loadSettings(path, opts));
+}
+
+/** Parses and maps swanctl.conf text; `file` names it in messages and anchors relative includes. */
+export function parseSwanctl(text: string, file = "swanctl.conf", opts: ParseOptions = {}): SwanctlConfig {
+  return mapSwanctl(parseSettings(text, file, opts));
+}
+
+// ---------------------------------------------------------------------------------------- defaults
+
+/**
+ * `default` proposals: strongSwan's (proposal.c proposal_create_default[_aead]) restricted to what is
+ * implemented. IKE: AES-CBC with HMAC-SHA2, then AES-GCM, each with the SHA-2 PRFs and ECP-256/384/521 and
+ * Curve25519 (strongSwan's order). ESP: AES-GCM with 16-byte ICV only, as the data plane implements only GCM;
+ * without strongSwan's optional PFS groups, which a strongSwan peer accepts as "no PFS".
+ */
+export const DEFAULT_IKE_PROPOSALS = [
+  "aes128-aes192-aes256-sha256-sha384-sha512-prfsha256-prfsha384-prfsha512-ecp256-ecp384-ecp521-x25519",
+  "aes128gcm16-aes192gcm16-aes256gcm16-aes128gcm12-aes192gcm12-aes256gcm12-aes128gcm8-aes192gcm8-aes256gcm8-"
+    + "prfsha256-prfsha384-prfsha512-ecp256-ecp384-ecp521-x25519",
+];
+export const DEFAULT_ESP_PROPOSALS = ["aes128gcm16-aes192gcm16-aes256gcm16"];
+
+/** strongSwan's default replay window (charon.replay_window) and the data plane's largest. */
+const DEFAULT_REPLAY_WINDOW = 32;
+const MAX_REPLAY_WINDOW = 16320; // REPLAY_MAX_WINDOW in assembly/replay.ts
+
+const DEFAULT_IKE_REKEY = 4 * 3600;   // LFT_DEFAULT_IKE_REKEY_TIME
+const DEFAULT_CHILD_REKEY = 3600;     // LFT_DEFAULT_CHILD_REKEY_TIME
+
+/** strongSwan's proposal keywords (proposal_keywords_static.txt), to tell "not implemented" from "misspelt". */
+const STRONGSWAN_KEYWORDS = new Set((
+  "null des 3des aes aes128 aes192 aes256 aes128ctr aes192ctr aes256ctr blowfish blowfish128 blowfish192 blowfish256 "
+  + "camellia camellia128 camellia192 camellia256 camellia128ctr camellia192ctr camellia256ctr cast128 serpent "
+  + "serpent128 serpent192 serpent256 twofish twofish128 twofish192 twofish256 aes128gmac aes192gmac aes256gmac "
+  + "chacha20poly1305 chacha20poly1305compat sha sha1 sha1_160 sha256 sha2_256 sha256_96 sha2_256_96 sha384 sha2_384 "
+  + "sha512 sha2_512 md5 md5_128 aesxcbc camelliaxcbc aescmac prfsha1 prfsha256 prfsha384 prfsha512 prfmd5 prfaesxcbc "
+  + "prfcamelliaxcbc prfaescmac none modpnone modpnull modp768 modp1024 modp1536 modp2048 modp3072 modp4096 modp6144 "
+  + "modp8192 ecp192 ecp224 ecp256 ecp384 ecp521 modp1024s160 modp2048s224 modp2048s256 ecp224bp ecp256bp ecp384bp "
+  + "ecp512bp curve25519 x25519 curve448 x448 gost256 gost512 mlkem512 mlkem768 mlkem1024 noesn esn"
+).split(" ").concat([128, 192, 256].flatMap((b) => ["", 8, 64, 12, 96, 16, 128].flatMap((i) =>
+  [`aes${b}ccm${i}`, `aes${b}gcm${i}`, ...(i === "" ? [] : [`camellia${b}ccm${i}`])]))));
+
+const implemented = (k: string): boolean => { try { lookupKeyword(k); return true; } catch { return false; } };
+const OUR_KEYWORDS = [...STRONGSWAN_KEYWORDS].filter(implemented);
+
+// ---------------------------------------------------------------------------------------- reporting
+
+class Report {
+  readonly issues: ConfigIssue[] = [];
+  private readonly seen = new Set<string>();
+  at(pos: Position, message: string): void {
+    const issue = issueAt(pos, message), key = formatIssue(issue);
+    if (!this.seen.has(key)) { this.seen.add(key); this.issues.push(issue); }
+  }
+}
+
+/** A handler parses a value and stores it; it throws ValueError, UnsupportedError or ProposalError. */
+type Handlers = Record<string, (value: string) => void>;
+
+const show = (v: string): string => (/^[!-~]+( [!-~]+)*$/.test(v) && !/["']/.test(v) ? v : JSON.stringify(v));
+
+/** Runs the handler of every key of `v`; unknown keys and failed values become issues. */
+function applyKeys(r: Report, v: SettingsView, where: string, handlers: Handlers, secret?: string): void {
+  for (const k of v.keys()) {
+    const h = Object.hasOwn(handlers, k.name) ? handlers[k.name] : undefined;
+    const origin = k.section === v.sections[0]?.path ? where : k.section;
+    if (!h) {
+      r.at(k.position, `unknown key '${k.name}' in ${origin}${didYouMean(k.name, Object.keys(handlers))}`);
+      continue;
+    }
+    try {
+      h(k.value!);
+    } catch (e) {
+      r.at(k.position, `${origin}.${k.name}${k.name === secret ? "" : ` = ${show(k.value!)}`}: ${explain(e)}`);
+    }
+  }
+}
+
+function explain(e: unknown): string {
+  if (e instanceof UnsupportedError) return `not supported by wasm-ipsec: ${e.message}`;
+  if (e instanceof ValueError) return e.message;
+  if (e instanceof ProposalError) return proposalMessage(e);
+  throw e;
+}
+
+function proposalMessage(e: ProposalError): string {
+  const k = e.keyword;
+  if (e.code !== "UNKNOWN_KEYWORD" || k === undefined) return e.message;
+  if (STRONGSWAN_KEYWORDS.has(k) || /^ke[1-7]_/.test(k)) {
+    return `not supported by wasm-ipsec: algorithm '${k}' is not implemented (available: ${OUR_KEYWORDS.join(" ")})`;
+  }
+  return `unknown algorithm keyword '${k}'${didYouMean(k, OUR_KEYWORDS)}`;
+}
+
+// ------------------------------------------------------------------------------ value combinators
+
+const EXPECT = {
+  bool: "expected yes or no",
+  uint: "expected a whole number",
+  duration: "expected a duration like 30m, 1h, 2d (units s, m, h, d; seconds without one)",
+  bytes: "expected a byte count like 500000, 500k, 100M, 2G (binary multiples)",
+  count: "expected a whole number of packets",
+};
+
+function need<T>(value: T | undefined, expected: string): T {
+  if (value === undefined) throw new ValueError(expected);
+  return value;
+}
+
+const bool = (set: (b: boolean) => void) => (v: string) => set(need(parseBool(v), EXPECT.bool));
+const uint = (set: (n: number) => void, max?: number, expected = EXPECT.uint) => (v: string) => set(need(parseUint(v, max), expected));
+const duration = (set: (n: number) => void) => (v: string) => set(need(parseDuration(v), EXPECT.duration));
+const bytes = (set: (n: number) => void) => (v: string) => set(need(parseBytes(v), EXPECT.bytes));
+const count = (set: (n: number) => void) => (v: string) => set(need(parseCount(v), EXPECT.count));
+
+/** A keyword from `map` (case-insensitive, as vici's parse_map). */
+function choice<T>(map: Record<string, T>, set: (t: T) => void) {
+  const m = new Map(Object.entries(map));
+  return (v: string) => set(need(m.get(v.toLowerCase()), `expected one of ${[...m.keys()].join(", ")}`));
+}
+
+/** A setting we do not implement: any value is an error. */
+const never = (why: string) => () => { throw new UnsupportedError(why); };
+
+/** A setting whose default (or any value `ok` accepts) matches what we do; other valid values are errors. */
+function only<T>(parse: (v: string) => T | undefined, expected: string, ok: (t: T) => boolean, why: string) {
+  return (v: string) => { if (!ok(need(parse(v), expected))) throw new UnsupportedError(why); };
+}
+
+const noBool = (why: string) => only(parseBool, EXPECT.bool, (b) => !b, why);
+const yesBool = (why: string) => only(parseBool, EXPECT.bool, (b) => b, why);
+const zeroUint = (why: string) => only((v) => parseUint(v), EXPECT.uint, (n) => n === 0, why);
+
+/** An interface ID (vici parse_if_id): a number, %unique or %unique-dir; only 0 (none) is supported. */
+const ifId = only((v) => (/^%unique(-dir)?$/i.test(v) ? -1 : parseUint(v)), "expected a number, %unique or %unique-dir",
+  (n) => n === 0, "XFRM interface IDs");
+
+/** A mark (ipsec_types.c mark_from_string): value[/mask], value a number, %unique[-dir] or (set_mark) %same. */
+const mark = (same: boolean) => only((v) => {
+  const [value, mask, ...more] = v.split("/");
+  if (more.length || (mask !== undefined && parseUint(mask) === undefined)) return undefined;
+  if (/^%unique(-dir)?$/i.test(value) || (same && /^%same$/i.test(value))) return -1;
+  return parseUint(value);
+}, `expected a mark value[/mask] (number${same ? ", %same" : ""} or %unique)`, (n) => n === 0, "netfilter marks");
+
+/** A comma-separated list; each item through `item`. */
+function list<T>(item: (s: string) => T[], set: (all: T[]) => void) {
+  return (v: string) => set(listItems(v).flatMap(item));
+}
+
+const ACTION_WORDS = new Map(Object.entries({ start: 2, restart: 2, route: 1, trap: 1, none: 0, clear: 0 }));
+const ACTION_FLAGS = new Map(Object.entries({ none: 0, trap: 1, start: 2 }));
+
+/** Actions (vici parse_action): a keyword, or none/trap/start flags joined by '|'. Returns TRAP=1 | START=2. */
+function actionFlags(v: string): number | undefined {
+  const single = ACTION_WORDS.get(v.toLowerCase());
+  if (single !== undefined) return single;
+  let flags = 0;
+  for (const name of v.split("|").map((s) => s.trim().toLowerCase()).filter((s) => s !== "")) {
+    const f = ACTION_FLAGS.get(name);
+    if (f === undefined) return undefined;
+    flags |= f;
+  }
+  return flags;
+}
+
+function action<T>(names: readonly [T, T, T], set: (t: T) => void) {
+  return (v: string) => {
+    const f = need(actionFlags(v), "expected none, trap or start (or clear/restart/route)");
+    if (f === 3) throw new UnsupportedError("combined actions (trap|start)");
+    set(names[f]);
+  };
+}
+
+function ikeProposalList(item: string): Proposal[] {
+  if (item.toLowerCase() === "default") return DEFAULT_IKE_PROPOSALS.map((p) => parseProposal(p, "ike"));
+  return [parseProposal(item, "ike")];
+}
+
+function espProposalList(item: string): Proposal[] {
+  if (item.toLowerCase() === "default") return DEFAULT_ESP_PROPOSALS.map((p) => parseProposal(p, "esp"));
+  const p = parseProposal(item, "esp");
+  if (!p.encr.every((e) => isAeadEncr(e.id))) {
+    throw new UnsupportedError(`'${item}': the data plane implements AES-GCM only (e.g. aes256gcm16)`);
+  }
+  return [p];
+}
+
+const ID_TYPE_PREFIX = /^(ipv4|ipv6|rfc822|email|userfqdn|fqdn|dns|asn1dn|asn1gn|keyid|\{[0-9]+\}):/i;
+
+/** An IKE identity in a form the engine's identity.ts reads (%any kept as is), else a ValueError/UnsupportedError. */
+function identity(text: string, role: "local" | "remote" | "secret"): string {
+  if (text === "%any") return text;
+  if (text === "") throw new ValueError("expected an identity (address, fqdn, user@fqdn, @fqdn or @#hex)");
+  if (ID_TYPE_PREFIX.test(text)) throw new UnsupportedError("identity type prefixes like fqdn: or email: (write the identity without it)");
+  if (text.includes("=")) throw new UnsupportedError("distinguished names (they need certificate authentication)");
+  if (text.startsWith("@@")) throw new UnsupportedError("@@ identities");
+  if (role !== "local" && /[*^]/.test(text)) throw new UnsupportedError("wildcard and regular-expression identities");
+  if (text.startsWith("@#") && !/^@#([0-9a-fA-F]{2})+$/.test(text)) throw new ValueError("expected @# followed by hex digits");
+  if (text === "@") throw new ValueError("expected a name after @ (write \"@#hex\" in quotes: # starts a comment)");
+  parseIdentity(text);
+  return text;
+}
+
+// ------------------------------------------------------------------------------------------ mapping
+
+export function mapSwanctl(root: SettingsSection): SwanctlConfig {
+  const r = new Report();
+  const top = view(root, []);
+  const referenced = new Set<string>();
+  for (const stack = [root]; stack.length;) { // iterative: nesting depth is the file's to choose
+    const s = stack.pop()!;
+    for (const ref of s.references) referenced.add(ref.name.split(".")[0]);
+    for (const c of s.sections.values()) stack.push(c);
+  }
+
+  const known = ["connections", "secrets", "pools", "authorities", "wasm-ipsec"];
+  applyKeys(r, top, "the top level", {});
+  for (const name of top.sectionNames()) {
+    if (known.includes(name) || referenced.has(name)) continue;
+    r.at(top.child(name).position, `unknown section '${name}'${didYouMean(name, known)}`);
+  }
+  for (const name of ["pools", "authorities"]) {
+    const v = top.child(name);
+    if (v.keys().length || v.sectionNames().length) {
+      r.at(v.position, `${name}: not supported by wasm-ipsec: ${name === "pools" ? "virtual IP address pools" : "certification authorities"}`);
+    }
+  }
+
+  const conns = top.child("connections");
+  applyKeys(r, conns, "connections", {});
+  const connections = conns.sectionNames().map((name) => mapConnection(r, conns.child(name), name))
+    .filter((c): c is SwanctlConnection => c !== undefined);
+  const secrets = mapSecrets(r, top.child("secrets"));
+  const wasmIpsec = mapWasmIpsec(r, top.child("wasm-ipsec"));
+  if (r.issues.length) throw new ConfigError(sortIssues(r.issues));
+  return { connections, secrets, wasmIpsec };
+}
+
+/** File order (files in order of first mention), then line and column. */
+function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
+  const files = [...new Set(issues.map((i) => i.file))];
+  return issues.map((i, n) => ({ i, n })).sort((a, b) => files.indexOf(a.i.file) - files.indexOf(b.i.file)
+    || (a.i.line ?? 0) - (b.i.line ?? 0) || (a.i.column ?? 0) - (b.i.column ?? 0) || a.n - b.n).map((x) => x.i);
+}
+
+function mapConnection(r: Report, v: SettingsView, name: string): SwanctlConnection | undefined {
+  const where = `connections.${name}`;
+  const before = r.issues.length;
+  let version: 0 | 2 = 0, localAddrs = ["%any"], remoteAddrs = ["%any"], localPort = 500, remotePort = 500;
+  let proposals: Proposal[] | undefined, encap = false, mobike = true, dpdDelay = 0, dpdTimeout = 0, fragmentation = true;
+  let keyingTries = 1, unique: SwanctlConnection["unique"] = "no";
+  let rekey: number | undefined, reauth: number | undefined, over: number | undefined, rand: number | undefined;
+  const addrs = (set: (a: string[]) => void) => list((s) => { checkAddressSpec(s); return [s]; }, (a) => {
+    if (!a.length) throw new ValueError("expected at least one address");
+    set(a);
+  });
+  applyKeys(r, v, where, {
+    version: uint((n) => {
+      if (n === 1) throw new UnsupportedError("IKEv1");
+      if (n !== 0 && n !== 2) throw new ValueError("expected 0 (any), 1 (IKEv1) or 2 (IKEv2)");
+      version = n;
+    }),
+    local_addrs: addrs((a) => { localAddrs = a; }),
+    remote_addrs: addrs((a) => { remoteAddrs = a; }),
+    local_port: uint((n) => { localPort = n || 500; }, 0xffff, "expected a UDP port 0-65535"),
+    remote_port: uint((n) => {
+      if (n === 0) throw new ValueError("expected a UDP port 1-65535");
+      remotePort = n;
+    }, 0xffff, "expected a UDP port 1-65535"),
+    proposals: list(ikeProposalList, (p) => { proposals = p; }),
+    vips: never("virtual IPs (configuration payloads)"),
+    aggressive: noBool("IKEv1 Aggressive Mode"),
+    pull: yesBool("IKEv1 Mode Config push"),
+    dscp: only((s) => (/^[01]{1,32}$/.test(s) ? parseInt(s, 2) & 0x3f : undefined), "expected six binary digits like 101110",
+      (n) => n === 0, "DSCP marking of IKE packets"),
+    encap: bool((b) => { encap = b; }),
+    mobike: bool((b) => { mobike = b; }),
+    dpd_delay: duration((n) => { dpdDelay = n; }),
+    dpd_timeout: duration((n) => { dpdTimeout = n; }),
+    fragmentation: choice({ yes: "yes", accept: "accept", no: "no", force: "force" }, (f) => {
+      if (f === "accept" || f === "force") throw new UnsupportedError("only yes and no");
+      fragmentation = f === "yes";
+    }),
+    childless: choice({ allow: true, never: true, prefer: false, force: false }, (ok) => {
+      if (!ok) throw new UnsupportedError("childless IKE_SA initiation (RFC 6023)");
+    }),
+    send_certreq: bool(() => {}),
+    send_cert: choice({ ifasked: 0, always: 0, never: 0 }, () => {}),
+    ocsp: choice({ both: 0, reply: 0, request: 0, never: 0 }, () => {}),
+    ppk_id: never("postquantum preshared keys (RFC 8784)"),
+    ppk_required: noBool("postquantum preshared keys (RFC 8784)"),
+    keyingtries: uint((n) => { keyingTries = n; }),
+    unique: choice({ never: "never", no: "no", keep: "keep", replace: "replace" } as const, (u) => { unique = u; }),
+    reauth_time: duration((n) => { reauth = n; }),
+    rekey_time: duration((n) => { rekey = n; }),
+    over_time: duration((n) => { over = n; }),
+    rand_time: duration((n) => { rand = n; }),
+    pools: never("virtual IP address pools"),
+    if_id_in: ifId,
+    if_id_out: ifId,
+    mediation: noBool("IKEv2 mediation"),
+    mediated_by: never("IKEv2 mediation"),
+    mediation_peer: never("IKEv2 mediation"),
+  });
+
+  const locals: SettingsView[] = [], remotes: SettingsView[] = [];
+  const children: SwanctlChild[] = [];
+  for (const sub of v.sectionNames()) {
+    const lower = sub.toLowerCase(), sv = v.child(sub);
+    if (lower === "children") {
+      applyKeys(r, sv, `${where}.${sub}`, {});
+      for (const child of sv.sectionNames()) {
+        const c = mapChild(r, sv.child(child), `${where}.${sub}.${child}`, child);
+        if (c) children.push(c);
+      }
+    } else if (lower.startsWith("local")) locals.push(sv);
+    else if (lower.startsWith("remote")) remotes.push(sv);
+    else r.at(sv.position, `unknown section '${sub}' in ${where}${didYouMean(sub, ["children", "local", "remote"])}`);
+  }
+  const local = mapRounds(r, locals, where, "local", v.position);
+  const remote = mapRounds(r, remotes, where, "remote", v.position);
+
+  // Lifetimes as vici_config.c config_sn derives them.
+  if (rekey === undefined && reauth === undefined) { rekey = DEFAULT_IKE_REKEY; reauth = 0; }
+  const rekeyTime = rekey ?? 0, reauthTime = reauth ?? 0;
+  const overTime = over ?? Math.floor(Math.max(rekeyTime, reauthTime) / 10);
+  const randTime = rand ?? Math.min(overTime,
+    Math.floor((rekeyTime && reauthTime ? Math.min(rekeyTime, reauthTime) : Math.max(rekeyTime, reauthTime)) / 2));
+
+  if (r.issues.length !== before || !local || !remote) return undefined;
+  return {
+    name, version, localAddrs, remoteAddrs, localPort, remotePort,
+    proposals: proposals?.length ? proposals : DEFAULT_IKE_PROPOSALS.map((p) => parseProposal(p, "ike")),
+    local, remote, children, rekeyTime, reauthTime, overTime, randTime, dpdDelay, dpdTimeout, encap, fragmentation,
+    keyingTries, unique, mobike,
+  };
+}
+
+/** The authentication rounds of one side; wasm-ipsec does one (no RFC 4739 multiple authentication). */
+function mapRounds(r: Report, views: SettingsView[], where: string, side: "local" | "remote", connPos: Position): AuthConfig | undefined {
+  const rounds = views.map((v) => ({ v, ...mapAuth(r, v, `${where}.${v.path[v.path.length - 1]}`, side) }));
+  rounds.sort((a, b) => a.round - b.round); // stable: equal rounds keep their order, as vici's insertion
+  if (rounds.length > 1) {
+    r.at(rounds[1].v.position, `${where}: not supported by wasm-ipsec: more than one ${side} authentication round `
+      + `(${rounds.map((x) => x.v.path[x.v.path.length - 1]).join(", ")}; RFC 4739)`);
+    return undefined;
+  }
+  const first = rounds[0];
+  if (first?.auth === "other") return undefined; // reported by mapAuth
+  if (side === "remote") {
+    // Without an auth key strongSwan accepts any method from the peer, so PSK.
+    return { auth: "psk", id: first?.id ?? "%any" };
+  }
+  if (!first?.auth) {
+    r.at(first?.v.position ?? connPos, `${first ? `${where}.${first.v.path[first.v.path.length - 1]}` : where}: `
+      + "local authentication defaults to pubkey, which wasm-ipsec does not support: add auth = psk"
+      + (first ? "" : " in a local { } section"));
+    return undefined;
+  }
+  return { auth: "psk", id: first.id };
+}
+
+function mapAuth(r: Report, v: SettingsView, where: string, side: "local" | "remote"): { round: number; auth?: "psk" | "other"; id: string } {
+  let round = 0, auth: "psk" | "other" | undefined, id = "%any";
+  const certs = never("certificate and public key authentication");
+  applyKeys(r, v, where, {
+    auth: (s) => {
+      auth = s.toLowerCase() === "psk" ? "psk" : "other";
+      if (auth === "psk") return;
+      if (/^(ike:|pubkey|rsa|ecdsa)/.test(s)) throw new UnsupportedError("public key authentication (only psk)");
+      if (/^eap/i.test(s)) throw new UnsupportedError("EAP authentication (only psk)");
+      if (/^xauth/i.test(s)) throw new UnsupportedError("XAuth (IKEv1; only psk)");
+      throw new ValueError("expected psk, pubkey, eap[-method] or xauth[-backend]");
+    },
+    id: (s) => { id = identity(s, side); },
+    round: uint((n) => { round = n; }),
+    certs, cacerts: certs, pubkeys: certs, ca_id: certs, cert_policy: certs,
+    groups: never("authorization groups"),
+    revocation: choice({ strict: 0, ifuri: 0, relaxed: 0 }, () => {}),
+    eap_id: never("EAP authentication"),
+    aaa_id: never("EAP authentication"),
+    xauth_id: never("XAuth (IKEv1)"),
+  });
+  for (const sub of v.sectionNames()) {
+    const pos = v.child(sub).position;
+    if (/^(ca)?cert/i.test(sub)) r.at(pos, `${where}.${sub}: not supported by wasm-ipsec: certificate authentication`);
+    else r.at(pos, `unknown section '${sub}' in ${where}`);
+  }
+  return { round, auth, id };
+}
+
+function mapChild(r: Report, v: SettingsView, where: string, name: string): SwanctlChild | undefined {
+  const before = r.issues.length;
+  let localTs: ConfigSelector[] = [], remoteTs: ConfigSelector[] = [], espProposals: Proposal[] = [];
+  let mode: SwanctlChild["mode"] = "tunnel", startAction: SwanctlChild["startAction"] = "none";
+  let closeAction: SwanctlChild["closeAction"] = "none", dpdAction: SwanctlChild["dpdAction"] = "clear";
+  let replayWindow = DEFAULT_REPLAY_WINDOW, updown: string | undefined;
+  const t: Record<"rekey" | "life" | "rand", { time?: number; bytes?: number; packets?: number }> = { rekey: {}, life: {}, rand: {} };
+  const selectors = (set: (ts: ConfigSelector[]) => void) => list((s) => [parseTrafficSelector(s)], set);
+  applyKeys(r, v, where, {
+    ah_proposals: never("AH (use esp_proposals)"),
+    esp_proposals: list(espProposalList, (p) => { espProposals = p; }),
+    local_ts: selectors((ts) => { localTs = ts; }),
+    remote_ts: selectors((ts) => { remoteTs = ts; }),
+    updown: (s) => { updown = s; },
+    hostaccess: bool(() => {}), // a variable for the updown script only
+    mode: choice({ tunnel: "tunnel", transport: "transport", transport_proxy: "", iptfs: "", beet: "", pass: "", drop: "" }, (m) => {
+      if (m === "") throw new UnsupportedError("only tunnel and transport mode");
+      mode = m as SwanctlChild["mode"];
+    }),
+    policies: yesBool("the data plane always enforces the traffic selectors"),
+    policies_fwd_out: noBool("kernel FWD policies"),
+    replay_window: uint((n) => {
+      if (n !== 0 && (n < 32 || n > MAX_REPLAY_WINDOW)) {
+        throw new UnsupportedError(`replay windows other than 0 (off) and 32-${MAX_REPLAY_WINDOW}`);
+      }
+      replayWindow = n;
+    }),
+    rekey_time: duration((n) => { t.rekey.time = n; }),
+    life_time: duration((n) => { t.life.time = n; }),
+    rand_time: duration((n) => { t.rand.time = n; }),
+    rekey_bytes: bytes((n) => { t.rekey.bytes = n; }),
+    life_bytes: bytes((n) => { t.life.bytes = n; }),
+    rand_bytes: bytes((n) => { t.rand.bytes = n; }),
+    rekey_packets: count((n) => { t.rekey.packets = n; }),
+    life_packets: count((n) => { t.life.packets = n; }),
+    rand_packets: count((n) => { t.rand.packets = n; }),
+    dpd_action: action(["clear", "trap", "restart"] as const, (a) => { dpdAction = a; }),
+    start_action: action(["none", "trap", "start"] as const, (a) => { startAction = a; }),
+    close_action: action(["none", "trap", "start"] as const, (a) => { closeAction = a; }),
+    ipcomp: noBool("IPComp"),
+    inactivity: only(parseDuration, EXPECT.duration, (n) => n === 0, "inactivity timeouts"),
+    reqid: zeroUint("fixed reqids"),
+    priority: zeroUint("fixed policy priorities"),
+    interface: never("restricting policies to an interface"),
+    mark_in: mark(false), mark_out: mark(false), set_mark_in: mark(true), set_mark_out: mark(true),
+    mark_in_sa: noBool("netfilter marks"),
+    tfc_padding: only((s) => (s === "mtu" ? -1 : parseUint(s)), "expected a number of bytes or mtu", (n) => n === 0, "TFC padding"),
+    hw_offload: choice({ no: true, yes: false, crypto: false, packet: false, auto: false }, (ok) => {
+      if (!ok) throw new UnsupportedError("hardware offload");
+    }),
+    sha256_96: noBool("96-bit truncated HMAC-SHA-256"),
+    copy_df: yesBool("clearing the DF bit"),
+    copy_ecn: yesBool("not copying ECN"),
+    copy_dscp: choice({ out: true, in: false, yes: false, no: false }, (ok) => {
+      if (!ok) throw new UnsupportedError("only copy_dscp = out");
+    }),
+    icmp: noBool("forwarding ICMP errors outside the selectors"),
+    if_id_in: ifId,
+    if_id_out: ifId,
+    label: never("security labels"),
+    label_mode: choice({ system: 0, simple: 0, selinux: 0 }, () => {}),
+    per_cpu_sas: only((s) => (s.toLowerCase() === "encap" ? true : parseBool(s)), "expected yes, no or encap", (b) => !b, "per-CPU SAs"),
+  });
+  for (const sub of v.sectionNames()) r.at(v.child(sub).position, `unknown section '${sub}' in ${where}`);
+  if (r.issues.length !== before) return undefined;
+
+  // vici_config.c check_lifetimes: a missing soft limit is the hard one less 10%, a missing hard limit the
+  // soft one plus 10% (both truncated), and the jitter defaults to their difference.
+  const lifetimes = (kind: "time" | "bytes" | "packets", dflt: number) => {
+    const life = t.life[kind];
+    const rekey = t.rekey[kind] ?? (life !== undefined ? Math.trunc(life / 1.1) : dflt);
+    const hard = life ?? Math.trunc(rekey * 1.1);
+    return { rekey, life: hard, rand: t.rand[kind] ?? hard - Math.min(hard, rekey) };
+  };
+  const time = lifetimes("time", DEFAULT_CHILD_REKEY), vol = lifetimes("bytes", 0), pkts = lifetimes("packets", 0);
+  const dynamic = (): ConfigSelector => ({ dynamic: true, protocol: 0, portStart: 0, portEnd: 0xffff });
+  return {
+    name,
+    localTs: localTs.length ? localTs : [dynamic()],
+    remoteTs: remoteTs.length ? remoteTs : [dynamic()],
+    espProposals: espProposals.length ? espProposals : DEFAULT_ESP_PROPOSALS.map((p) => parseProposal(p, "esp")),
+    mode, startAction, closeAction, dpdAction, replayWindow,
+    rekeyTime: time.rekey, lifeTime: time.life, randTime: time.rand,
+    rekeyBytes: vol.rekey, lifeBytes: vol.life, randBytes: vol.rand,
+    rekeyPackets: pkts.rekey, lifePackets: pkts.life, randPackets: pkts.rand,
+    ...(updown !== undefined ? { updown } : {}),
+  };
+}
+
+const SECRET_TYPES = ["eap", "xauth", "ntlm", "ike", "ppk", "private", "rsa", "ecdsa", "pkcs8", "pkcs12", "token"];
+
+function mapSecrets(r: Report, v: SettingsView): SharedSecret[] {
+  applyKeys(r, v, "secrets", {});
+  const out: SharedSecret[] = [];
+  for (const name of v.sectionNames()) {
+    const sv = v.child(name), where = `secrets.${name}`;
+    const type = SECRET_TYPES.find((t) => name.startsWith(t)); // case-sensitive, as load_creds.c strpfx
+    if (type !== "ike") {
+      r.at(sv.position, type
+        ? `${where}: not supported by wasm-ipsec: ${type} secrets (only ike<suffix> sections, pre-shared keys)`
+        : `unknown secret type '${name}' in secrets: pre-shared keys go in sections named ike<suffix>`);
+      continue;
+    }
+    const before = r.issues.length;
+    let secret: Uint8Array | undefined;
+    const ids: string[] = [];
+    const handlers: Handlers = { secret: (s) => { secret = parseSecret(s); } };
+    for (const k of sv.keys()) if (k.name.startsWith("id")) handlers[k.name] = (s) => { ids.push(identity(s, "secret")); };
+    applyKeys(r, sv, where, handlers, "secret");
+    for (const sub of sv.sectionNames()) r.at(sv.child(sub).position, `unknown section '${sub}' in ${where}`);
+    if (!sv.get("secret")) r.at(sv.position, `${where}: missing secret = ...`);
+    if (r.issues.length !== before || !secret) continue;
+    // %any owns the secret for every identity, which the engine expresses with no ids.
+    out.push({ ids: ids.includes("%any") ? [] : ids, secret });
+  }
+  return out;
+}
+
+function mapWasmIpsec(r: Report, v: SettingsView): WasmIpsecSettings {
+  const out: WasmIpsecSettings = { cryptoBackend: "wasm", workers: 1, maxSas: 1024, tun: { name: "wipsec%d" } };
+  applyKeys(r, v, "wasm-ipsec", {
+    crypto_backend: choice(Object.fromEntries(BACKEND_NAMES.map((b) => [b, b])), (b: BackendName) => { out.cryptoBackend = b; }),
+    auto_threshold: bytes((n) => { out.autoThreshold = n; }),
+    workers: uint((n) => {
+      if (n < 1 || n > 256) throw new ValueError("expected 1-256 worker threads");
+      out.workers = n;
+    }),
+    max_sas: uint((n) => {
+      if (n < 2 || n > 1 << 20) throw new ValueError(`expected 2-${1 << 20} SAs`);
+      out.maxSas = n;
+    }),
+    keylog: (s) => { out.keylog = s; },
+  });
+  for (const sub of v.sectionNames()) {
+    if (sub !== "tun") { r.at(v.child(sub).position, `unknown section '${sub}' in wasm-ipsec${didYouMean(sub, ["tun"])}`); continue; }
+    applyKeys(r, v.child(sub), "wasm-ipsec.tun", {
+      name: (s) => {
+        if (Buffer.byteLength(s) > 15 || !/^[^\s/]+$/.test(s)) throw new ValueError("expected an interface name of at most 15 bytes, without blanks or '/'");
+        out.tun.name = s;
+      },
+      mtu: uint((n) => {
+        if (n < 68 || n > 65535) throw new ValueError("expected an MTU of 68-65535 bytes");
+        out.tun.mtu = n;
+      }),
+    });
+  }
+  return out;
+}
