@@ -7,11 +7,19 @@ export interface Clock {
   schedule(delaySeconds: number, fn: () => void): Timer;
 }
 
+// setTimeout fires at once for delays beyond 2^31-1 ms (~24.8 days): longer lifetimes (valid up to
+// 2^32-1 s in swanctl.conf) are chained in steps.
+const MAX_STEP_MS = 2 ** 31 - 1;
+
 export const realClock: Clock = {
   now: () => performance.now() / 1000,
   schedule(delay, fn) {
-    const t = setTimeout(fn, Math.max(0, delay * 1000));
-    t.unref?.();
+    let t: NodeJS.Timeout;
+    const arm = (ms: number) => {
+      t = setTimeout(() => (ms > MAX_STEP_MS ? arm(ms - MAX_STEP_MS) : fn()), Math.min(ms, MAX_STEP_MS));
+      t.unref?.();
+    };
+    arm(Math.max(0, delay * 1000));
     return { cancel: () => clearTimeout(t) };
   },
 };
