@@ -3,6 +3,8 @@ import type { ChildConfig } from "./config.js";
 import type { TrafficSelector } from "../dataplane/selectors.js";
 import type { Endpoint } from "./nat.js";
 
+/** "rekeying": our rekey of it is on the wire; "rekeyed": replaced by a rekey, or the redundant SA of a rekey
+ *  collision (RFC 7296 §2.8.1), until the peer's DELETE; "deleting": our DELETE is on the wire. */
 export type ChildState = "installing" | "installed" | "rekeying" | "rekeyed" | "deleting" | "deleted";
 
 export interface ChildKeys {
@@ -55,6 +57,10 @@ export class ChildSa {
   expireAt = 0;
   rekeyTimer?: { cancel(): void };
   expireTimer?: { cancel(): void };
+  /** The Child SA the peer rekeyed into this one (we answered): the peer installs its new inbound SA only when
+   *  our response arrives, so outbound traffic stays on the old SA until the peer deletes it (strongSwan's
+   *  child_delete.c install_outbound()). The data plane's SPD follows this. */
+  replaces?: ChildSa;
 
   constructor(readonly uniqueId: number, readonly config: ChildConfig, readonly spec: ChildSaSpec,
               readonly initiatedByUs: boolean) {}

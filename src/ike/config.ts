@@ -45,6 +45,7 @@ export interface ConnectionConfig {
   reauthTime: number;     // seconds; 0 = never
   dpdDelay: number;       // seconds; 0 = no liveness checks
   dpdTimeout?: number;
+  keepalive?: number;     // NAT-T keepalive interval, seconds (0 = none); default the engine's timers.keepalive
   encap: boolean;         // force UDP encapsulation (always true for this data plane)
   fragmentation: boolean; // RFC 7383
   fragmentSize?: number;  // bytes (default 1280)
@@ -64,10 +65,11 @@ export interface EngineTimers {
   retransmitTries: number;   // retransmissions before giving up (strongSwan: 5)
   halfOpenTimeout: number;   // s, a responder's half-open IKE SA lifetime
   cookieThreshold: number;   // half-open SAs before the responder demands cookies
+  keepalive: number;         // s, NAT-T keepalive interval when behind a NAT; 0 = none (strongSwan: charon.keep_alive 20)
 }
 
 export const DEFAULT_TIMERS: EngineTimers = {
-  retransmitTimeout: 4, retransmitBase: 1.8, retransmitTries: 5, halfOpenTimeout: 30, cookieThreshold: 10,
+  retransmitTimeout: 4, retransmitBase: 1.8, retransmitTries: 5, halfOpenTimeout: 30, cookieThreshold: 10, keepalive: 20,
 };
 
 export function connectionDefaults(c: Partial<ConnectionConfig> & Pick<ConnectionConfig, "name" | "proposals" | "local" | "remote">): ConnectionConfig {

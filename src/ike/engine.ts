@@ -3,7 +3,7 @@
 // (tasks/*.ts). It knows nothing about sockets (a Transport sends) or the data plane (a ChildInstaller
 // installs), so two engines can be wired together in one process for tests.
 import { EventEmitter } from "node:events";
-import type { KeyObject } from "node:crypto";
+import { randomBytes, type KeyObject } from "node:crypto";
 import {
   decodeHeader, decodeMessage, encodeMessage, encodeFragmented, openEncrypted, openFragment, reassemble,
   ExchangeType, PayloadType, WireError, notify, type IkeMessage, type Payload, type OpenedFragment,
@@ -27,6 +27,8 @@ import { respondInformational, initiateDeleteChild, initiateDeleteIke, initiateD
 export interface Transport {
   /** Send one IKE message; on port 4500 the transport prepends the Non-ESP marker. */
   send(datagram: Buffer, local: Endpoint, remote: Endpoint): void;
+  /** Send a NAT-T keepalive, the single octet 0xFF (RFC 3948 §2.3), from `local` to `remote`. */
+  sendKeepalive?(local: Endpoint, remote: Endpoint): void;
 }
 
 export interface EngineOptions {
@@ -44,6 +46,9 @@ export interface EngineOptions {
   caCerts?: Certificate[];
   /** Wall-clock time for certificate validity (the engine clock is monotonic); default new Date(). */
   wallClock?: () => Date;
+  /** Nonces of CREATE_CHILD_SA exchanges; default 32 random bytes. Tests fix their first octet to decide
+   *  rekey collisions (RFC 7296 §2.8.1), as strongSwan's exchange_test_helper does. */
+  nonce?: () => Buffer;
 }
 
 export interface EngineStats {
@@ -65,6 +70,7 @@ export class IkeEngine extends EventEmitter {
   privateKeys: KeyObject[];
   caCerts: Certificate[];
   wallClock: () => Date;
+  nonce: () => Buffer;
   readonly stats: EngineStats = { received: 0, sent: 0, retransmitted: 0, dropped: {} };
   private readonly transport: Transport;
   private readonly bySpi = new Map<bigint, IkeSa>();
@@ -86,6 +92,7 @@ export class IkeEngine extends EventEmitter {
     this.privateKeys = o.privateKeys ?? [];
     this.caCerts = o.caCerts ?? [];
     this.wallClock = o.wallClock ?? (() => new Date());
+    this.nonce = o.nonce ?? (() => randomBytes(32));
   }
 
   // ---------------------------------------------------------------- public API
@@ -147,6 +154,12 @@ export class IkeEngine extends EventEmitter {
   rekeyChild(sa: IkeSa, child: ChildSa): void { initiateRekeyChild(this, sa, child); }
   rekeyIke(sa: IkeSa): void { initiateRekeyIke(this, sa); }
   dpd(sa: IkeSa): void { initiateDpd(this, sa); }
+  /** A NAT-T keepalive to `sa`'s peer; false if the transport cannot send one. */
+  sendKeepalive(sa: IkeSa): boolean {
+    if (!this.transport.sendKeepalive) return false;
+    this.transport.sendKeepalive(sa.local, sa.remote);
+    return true;
+  }
 
   /** Rekey Child SAs whose data-plane soft lifetime (bytes/packets) has passed; the daemon calls
    *  this periodically. Returns how many rekeys were started. */
@@ -185,14 +198,29 @@ export class IkeEngine extends EventEmitter {
     return new ChildSa(this.nextId++, config, spec, byUs);
   }
 
-  /** Send a request on `sa`, queued behind an outstanding one (window size 1). */
-  request(sa: IkeSa, exchange: number, payloads: Payload[], onResponse: (msg: IkeMessage, inner: Payload[]) => void,
-          onTimeout?: () => void): void {
+  /** The IKE SA `child` belongs to now (IKE rekeys move children). */
+  ownerOf(child: ChildSa): IkeSa | undefined {
+    return this.sas().find((s) => s.children.get(child.uniqueId) === child);
+  }
+
+  /** `sa`, or the established IKE SA that replaced it through rekeys. */
+  current(sa: IkeSa): IkeSa | undefined {
+    let s = sa;
+    while (s.successor) s = s.successor;
+    return s.state === "established" ? s : undefined;
+  }
+
+  /** Send a request on `sa`, queued behind an outstanding one (window size 1). A function builds the
+   *  payloads when the request goes out, or returns undefined when there is nothing left to ask. */
+  request(sa: IkeSa, exchange: number, payloads: Payload[] | (() => Payload[] | undefined),
+          onResponse: (msg: IkeMessage, inner: Payload[]) => void, onTimeout?: () => void): void {
     const go = () => {
       if (sa.state === "destroyed") return;
+      const list = typeof payloads === "function" ? payloads() : payloads;
+      if (!list) return this.pump(sa);
       const messageId = sa.nextRequestId++;
       const header = { spiI: sa.spiI, spiR: sa.spiR, exchangeType: exchange, initiator: sa.initiator, response: false, messageId };
-      const datagrams = this.encode(sa, header, payloads, exchange === ExchangeType.IKE_SA_INIT);
+      const datagrams = this.encode(sa, header, list, exchange === ExchangeType.IKE_SA_INIT);
       sa.pending = {
         messageId, exchange, datagrams, tries: 0, onResponse,
         onTimeout: onTimeout ?? (() => this.destroy(sa, `peer did not answer ${exchangeName(exchange)} request ${messageId}`)),
@@ -222,6 +250,7 @@ export class IkeEngine extends EventEmitter {
 
   send(sa: IkeSa, datagram: Buffer): void {
     this.stats.sent++;
+    sa.lastOutbound = this.clock.now();
     this.transport.send(datagram, sa.local, sa.remote);
   }
 
@@ -231,8 +260,13 @@ export class IkeEngine extends EventEmitter {
     this.log.log("ike", 0, `IKE_SA ${sa.name}[${sa.uniqueId}] destroyed: ${reason}`, sa);
     for (const child of sa.children.values()) this.removeChild(sa, child, reason);
     sa.state = "destroyed";
+    // The peer's colliding rekey we answered but never adopted dies with the SA it would have replaced.
+    const orphan = sa.ikeRekey?.collision?.successor;
+    sa.ikeRekey = undefined;
+    sa.childRekey = undefined;
+    if (orphan) this.destroy(orphan, "the IKE SA it was to replace is gone");
     sa.pending?.timer?.cancel();
-    for (const t of [sa.rekeyTimer, sa.dpdTimer, sa.halfOpenTimer]) t?.cancel();
+    for (const t of [sa.rekeyTimer, sa.dpdTimer, sa.halfOpenTimer, sa.deleteTimer]) t?.cancel();
     for (const [k, v] of this.bySpi) if (v === sa) this.bySpi.delete(k);
     for (const [k, v] of this.halfOpen) if (v === sa) this.halfOpen.delete(k);
     sa.wipe();
@@ -323,8 +357,13 @@ export class IkeEngine extends EventEmitter {
       this.destroy(sa, `processing ${exchangeName(p.exchange)} response failed`);
       return;
     }
-    const next = sa.queue.shift();
-    if (next && !sa.pending) next();
+    this.pump(sa);
+  }
+
+  /** Send the next queued request, if nothing is outstanding. */
+  private pump(sa: IkeSa): void {
+    const next = sa.pending ? undefined : sa.queue.shift();
+    next?.();
   }
 
   private handleRequest(sa: IkeSa, msg: IkeMessage, from: Endpoint, to: Endpoint): void {
@@ -376,7 +415,8 @@ export class IkeEngine extends EventEmitter {
     // The initiator floats to port 4500 after IKE_SA_INIT when a NAT is detected: follow it.
     if (sa.state === "authenticating" && !sa.initiator) {
       sa.remote = { ...from };
-      sa.local = { ...to };
+      // A socket bound to the wildcard address cannot tell which local address was hit: keep ours.
+      sa.local = { address: to.address === "::" || to.address === "0.0.0.0" ? sa.local.address : to.address, port: to.port };
       return;
     }
     // NAT-T: follow the peer's address/port if it changed (RFC 7296 §2.23), only after authentication.

@@ -10,7 +10,9 @@ import type { ChildSa } from "./child-sa.js";
 import type { Timer } from "./clock.js";
 import type { SkEncrypter, SkDecrypter } from "./wire/protect.js";
 
-export type IkeState = "connecting" | "authenticating" | "established" | "rekeying" | "deleting" | "destroyed";
+/** "rekeying": our rekey of this SA is in flight; "rekeyed": replaced (its children moved on), or the
+ *  redundant one of a rekey collision, and waiting for a DELETE. */
+export type IkeState = "connecting" | "authenticating" | "established" | "rekeying" | "rekeyed" | "deleting" | "destroyed";
 
 export interface IkeAlgorithms { encr: Cipher; prf: Prf; integ?: Integ; dh: DhGroup; proposal: WireProposal }
 
@@ -23,6 +25,23 @@ export interface PendingRequest {
   timer?: Timer;
   onResponse: (msg: import("./wire/index.js").IkeMessage, inner: import("./wire/index.js").Payload[]) => void;
   onTimeout: () => void;
+}
+
+/** Our CHILD_SA rekey in flight on an IKE SA (one at most: window size 1). A simultaneous rekey of the
+ *  same child by the peer (RFC 7296 §2.8.1) is recorded against it and settled when our response arrives. */
+export interface ChildRekey {
+  old: ChildSa;
+  ni: Buffer;
+  /** The peer's rekey of the same child that we answered: the lower of its two nonces and the SA it made. */
+  collision?: { lower: Buffer; child: ChildSa };
+  /** Peer SPIs in DELETEs for SAs we did not know yet: maybe the SA our response will create. */
+  deletedSpis: number[];
+}
+
+/** Our IKE SA rekey in flight (RFC 7296 §2.8.2), with the peer's simultaneous rekey, if any. */
+export interface IkeRekey {
+  ni: Buffer;
+  collision?: { lower: Buffer; successor: IkeSa };
 }
 
 export function randomSpi64(): bigint {
@@ -46,6 +65,7 @@ export class IkeSa {
   remoteId?: Identity;
   natLocal = false;       // we are behind a NAT (or pretend to be: encap)
   natRemote = false;      // the peer is
+  natFake = false;        // natLocal only because encap forces it (strongSwan's COND_NAT_FAKE): no keepalives
   peerFragmentation = false;
   peerHashes?: number[];  // the peer's SIGNATURE_HASH_ALGORITHMS (RFC 7427); undefined if it sent none
   certReqSeen = false;    // the peer sent a CERTREQ (IKE_SA_INIT response or IKE_AUTH request)
@@ -58,11 +78,19 @@ export class IkeSa {
   children = new Map<number, ChildSa>();
   establishedAt = 0;
   lastInbound = 0;        // clock time of the last message from the peer (DPD)
+  lastOutbound = 0;       // clock time of the last message to the peer (NAT keepalives)
+  reauthAt = 0;           // clock time reauthentication is due (0 = not scheduled); kept across IKE rekeys
   rekeyTimer?: Timer;
+  reauthTimer?: Timer;
   dpdTimer?: Timer;
+  keepaliveTimer?: Timer;
   halfOpenTimer?: Timer;
+  deleteTimer?: Timer;    // a replaced IKE SA gives up waiting for the peer's DELETE
   cookie?: Buffer;        // echoed in IKE_SA_INIT after the responder asked for one
   retryGroup?: number;    // group the responder asked for with INVALID_KE_PAYLOAD
+  childRekey?: ChildRekey;
+  ikeRekey?: IkeRekey;
+  successor?: IkeSa;      // the IKE SA that replaced this one (its children moved there)
   private sealer?: SkSealer;
 
   constructor(readonly uniqueId: number, public conn: ConnectionConfig, readonly initiator: boolean,

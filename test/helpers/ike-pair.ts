@@ -13,12 +13,18 @@ import { decodeMessage } from "../../src/ike/wire/index.js";
 
 export interface Wire { data: Buffer; from: Endpoint; to: Endpoint; dir: "a→b" | "b→a" }
 
+/** A NAT-T keepalive a side sent, and when (clock time). */
+export interface Keepalive { from: Endpoint; to: Endpoint; dir: Wire["dir"]; at: number }
+
 export interface Side { engine: IkeEngine; dp: DataPlane; addr: string; log: string[] }
 
 export class IkePair {
   readonly clock = new ManualClock();
   readonly queue: Wire[] = [];
   readonly sent: Wire[] = [];
+  readonly keepalives: Keepalive[] = [];
+  /** Rewrites a message on its way (a NAT between the sides); `sent` holds it as sent. */
+  translate: (w: Wire) => Wire = (w) => w;
   /** Return false to drop a message in flight. */
   filter: (w: Wire) => boolean = () => true;
   a: Side;
@@ -32,7 +38,11 @@ export class IkePair {
         send: (data, local, remote) => {
           const w = { data: Buffer.from(data), from: { ...local, address: addr }, to: remote, dir };
           this.sent.push(w);
-          if (this.filter(w)) this.queue.push(w);
+          const t = this.translate(w);
+          if (this.filter(t)) this.queue.push(t);
+        },
+        sendKeepalive: (local, remote) => {
+          this.keepalives.push({ from: { ...local, address: addr }, to: remote, dir, at: this.clock.now() });
         },
       };
       const engine = new IkeEngine({
@@ -50,20 +60,39 @@ export class IkePair {
   run(max = 1000): number {
     let n = 0;
     while (this.queue.length && n < max) {
-      const w = this.queue.shift()!;
-      const dst = w.dir === "a→b" ? this.b : this.a;
-      dst.engine.receive(w.data, w.from, { address: dst.addr, port: w.to.port });
+      this.inject(this.queue.shift()!);
       n++;
     }
     return n;
   }
 
-  exchanges(): string[] {
-    return this.sent.map((w) => {
-      const m = decodeMessage(w.data);
-      return `${w.dir} ${m.header.exchangeType}${m.header.response ? "r" : "q"}${m.header.messageId}`;
-    });
+  /** Hand one message to its destination engine (a message taken off the queue earlier, delivered late). */
+  inject(w: Wire): void {
+    const dst = w.dir === "a→b" ? this.b : this.a;
+    dst.engine.receive(w.data, w.from, { address: dst.addr, port: w.to.port });
   }
+
+  /** Take the first queued message whose label starts with `prefix` (e.g. "b→a 36r") off the queue,
+   *  undelivered: the others keep their order, so messages can be delayed, reordered or dropped. */
+  take(prefix: string): Wire {
+    const i = this.queue.findIndex((w) => label(w).startsWith(prefix));
+    if (i < 0) throw new Error(`no queued message '${prefix}' in [${this.queue.map(label).join(", ")}]`);
+    return this.queue.splice(i, 1)[0];
+  }
+
+  /** Deliver the first queued message whose label starts with `prefix`. */
+  deliver(prefix: string): void { this.inject(this.take(prefix)); }
+
+  /** Labels of the queued messages, in order. */
+  queued(): string[] { return this.queue.map(label); }
+
+  exchanges(): string[] { return this.sent.map(label); }
+}
+
+/** "a→b 36q2": direction, exchange type, request (q) or response (r), message ID. */
+export function label(w: Wire): string {
+  const m = decodeMessage(w.data);
+  return `${w.dir} ${m.header.exchangeType}${m.header.response ? "r" : "q"}${m.header.messageId}`;
 }
 
 export function conn(name: string, local: string, remote: string, o: Partial<ConnectionConfig> = {}, child: Partial<ChildConfig> = {}): ConnectionConfig {

@@ -17,6 +17,7 @@ import type { ChildSa, ChildSaSpec } from "../child-sa.js";
 import { childInstalled } from "./lifecycle.js";
 import { initiateDeleteChild } from "./informational.js";
 import { respondRekeyIke } from "./ike-rekey.js";
+import { lostCollision, lowerNonce, retryDelay } from "./collisions.js";
 
 /** Notifies that fail only the Child SA, not the IKE SA (RFC 7296 §1.2). */
 export const CHILD_ERRORS = new Set<number>([
@@ -55,7 +56,7 @@ export interface ChildProposal {
 }
 
 /** Build SA/TSi/TSr (+KE, Nonce outside IKE_AUTH) for a child of ours. */
-export function proposeChild(config: ChildConfig, inAuth = true, rekeying?: ChildSa): ChildProposal {
+export function proposeChild(config: ChildConfig, inAuth = true, rekeying?: ChildSa, nonce?: Buffer): ChildProposal {
   const spiIn = allocateSpi();
   let offered = offerProposals(config.espProposals, ProtocolId.ESP, spi4(spiIn));
   const pfs = config.espProposals.flatMap((p) => p.dh)[0];
@@ -64,7 +65,7 @@ export function proposeChild(config: ChildConfig, inAuth = true, rekeying?: Chil
   const p: ChildProposal = { config, spiIn, offered, transport, rekeying, payloads: [] };
   const extra: Payload[] = [];
   if (!inAuth) {
-    p.nonce = randomBytes(32);
+    p.nonce = nonce ?? randomBytes(32);
     extra.push({ type: PayloadType.NONCE, nonce: p.nonce });
     if (pfs !== undefined) {
       p.dh = lookupDh(pfs).generateKeyPair();
@@ -196,6 +197,7 @@ function childSpec(sa: IkeSa, config: ChildConfig, proposal: WireProposal, spiIn
 
 function install(engine: IkeEngine, sa: IkeSa, config: ChildConfig, spec: ChildSaSpec, byUs: boolean, rekeying?: ChildSa): ChildSa | undefined {
   const child = engine.newChild(config, spec, byUs);
+  if (rekeying && !byUs) child.replaces = rekeying;
   try {
     child.handles = engine.installer.install(spec);
   } catch (e) {
@@ -207,45 +209,116 @@ function install(engine: IkeEngine, sa: IkeSa, config: ChildConfig, spec: ChildS
   engine.keylog?.child(sa, child);
   engine.log.log("chd", 0, `CHILD_SA ${config.name}{${child.uniqueId}} established with SPIs ${hex8(spec.spiIn)}_i ${hex8(spec.spiOut)}_o ` +
     `and TS ${formatList(spec.localTs)} === ${formatList(spec.remoteTs)}${spec.dhGroup ? `, PFS group ${spec.dhGroup}` : ""}${rekeying ? ` (rekeyed {${rekeying.uniqueId}})` : ""}`, sa);
-  if (rekeying) rekeying.state = "rekeyed";
+  if (rekeying && rekeying.state !== "deleted") rekeying.state = "rekeyed";
   childInstalled(engine, sa, child);
   return child;
 }
 
 // ------------------------------------------------------------------ CREATE_CHILD_SA exchanges
 
-/** A new Child SA on an established IKE SA. */
+/** A new Child SA on an established IKE SA; refused for now (TEMPORARY_FAILURE, §2.25), it is tried again
+ *  later on whatever IKE SA has replaced this one by then. */
 export function initiateCreateChild(engine: IkeEngine, sa: IkeSa, config: ChildConfig): void {
-  const p = proposeChild(config, false);
+  const p = proposeChild(config, false, undefined, engine.nonce());
   engine.request(sa, ExchangeType.CREATE_CHILD_SA, p.payloads, (_m, inner) => {
+    if (findErrorNotify(inner)?.notifyType === NotifyType.TEMPORARY_FAILURE) {
+      return retryLater(engine, sa, `creating CHILD_SA ${config.name}`, () => {
+        const now = engine.current(sa);
+        if (now) initiateCreateChild(engine, now, config);
+      });
+    }
     const nonce = findPayload(inner, PayloadType.NONCE);
     if (!nonce && !findErrorNotify(inner)) return engine.log.log("chd", 0, "CREATE_CHILD_SA response lacks a nonce", sa);
     completeChild(engine, sa, p, inner, p.nonce!, nonce?.nonce ?? Buffer.alloc(0), findPayload(inner, PayloadType.KE)?.data);
   });
 }
 
-/** Rekey a Child SA (RFC 7296 §2.8): new SA first, then delete the old one. */
+function retryLater(engine: IkeEngine, sa: IkeSa, what: string, retry: () => void): { cancel(): void } {
+  const delay = retryDelay();
+  engine.log.log("chd", 1, `${what} failed for now, trying again in ${delay.toFixed(1)} seconds`, sa);
+  return engine.clock.schedule(delay, retry);
+}
+
+/** Rekey a Child SA (RFC 7296 §2.8): new SA first, then delete the old one. The request is built when
+ *  it goes out, so a child the peer rekeyed or deleted meanwhile is left alone. */
 export function initiateRekeyChild(engine: IkeEngine, sa: IkeSa, old: ChildSa): void {
-  if (old.state !== "installed" || sa.state !== "established") return;
-  old.state = "rekeying";
-  const p = proposeChild(old.config, false, old);
-  engine.log.log("chd", 1, `rekeying CHILD_SA ${old.name}{${old.uniqueId}}`, sa);
-  engine.request(sa, ExchangeType.CREATE_CHILD_SA, p.payloads, (_m, inner) => {
-    if (old.state === "deleted") return; // the peer deleted it meanwhile
-    const nonce = findPayload(inner, PayloadType.NONCE);
-    const child = nonce ? completeChild(engine, sa, p, inner, p.nonce!, nonce.nonce, findPayload(inner, PayloadType.KE)?.data) : undefined;
-    if (!child) {
-      old.state = "installed";
-      return;
+  if (old.state !== "installed") return;
+  // The IKE SA is being rekeyed: not now (§2.25.2), but later on the IKE SA that carries the child then.
+  if (sa.state !== "established") {
+    if (sa.state === "rekeying") retryRekey(engine, sa, old);
+    return;
+  }
+  let p: ChildProposal | undefined;
+  const build = (): Payload[] | undefined => {
+    if (old.state !== "installed") return undefined;
+    if (sa.state !== "established" || sa.children.get(old.uniqueId) !== old) {
+      retryRekey(engine, sa, old); // the IKE SA was rekeyed meanwhile
+      return undefined;
     }
-    initiateDeleteChild(engine, sa, old);
+    p = proposeChild(old.config, false, old, engine.nonce());
+    old.state = "rekeying";
+    sa.childRekey = { old, ni: p.nonce!, deletedSpis: [] };
+    engine.log.log("chd", 1, `rekeying CHILD_SA ${old.name}{${old.uniqueId}}`, sa);
+    return p.payloads;
+  };
+  engine.request(sa, ExchangeType.CREATE_CHILD_SA, build, (_m, inner) => rekeyResponse(engine, sa, p!, inner));
+}
+
+/** Our rekey's response, settled against what the peer did meanwhile (strongSwan child_rekey.c process_i):
+ *  rekeyed the same child too (§2.8.1: the lowest nonce loses), deleted it (§2.25.1), or deleted the new SA. */
+function rekeyResponse(engine: IkeEngine, sa: IkeSa, p: ChildProposal, inner: Payload[]): void {
+  const r = sa.childRekey!;
+  sa.childRekey = undefined;
+  const { old, collision: c } = r;
+  const log = (m: string) => engine.log.log("chd", 1, m, sa);
+  const name = `CHILD_SA ${old.name}{${old.uniqueId}}`;
+  const err = findErrorNotify(inner), nonce = findPayload(inner, PayloadType.NONCE);
+  const nu = !err && nonce ? completeChild(engine, sa, p, inner, r.ni, nonce.nonce, findPayload(inner, PayloadType.KE)?.data) : undefined;
+  if (!nu || !nonce) {
+    if (err) log(`peer refused to rekey ${name}: ${notifyName(err.notifyType)}`);
+    if (old.state === "deleted") return log(`${name} was deleted by the peer, rekeying aborted`);
+    if (c && c.child.state !== "deleted") return log(`${name} was rekeyed by the peer, rekeying aborted`); // its DELETE follows
+    if (err?.notifyType === NotifyType.CHILD_SA_NOT_FOUND) {
+      // The peer lost it without deleting it: replace it rather than retry forever.
+      engine.removeChild(sa, old, "the peer does not know it");
+      return initiateCreateChild(engine, sa, old.config);
+    }
+    old.state = "installed";
+    return retryRekey(engine, sa, old);
+  }
+  if (r.deletedSpis.includes(nu.spiOut)) engine.removeChild(sa, nu, "deleted by the peer before our rekey completed");
+  if (c && lostCollision(r.ni, nonce.nonce, c.lower)) {
+    // Ours is redundant: we delete it, the peer deletes the old one.
+    log(`CHILD_SA rekey collision lost, deleting redundant CHILD_SA ${nu.name}{${nu.uniqueId}}`);
+    return initiateDeleteChild(engine, sa, nu);
+  }
+  if (c && c.child.state !== "deleted") {
+    log(`CHILD_SA rekey collision won, the peer deletes its redundant CHILD_SA ${c.child.name}{${c.child.uniqueId}}`);
+    c.child.state = "rekeyed";
+  }
+  initiateDeleteChild(engine, sa, old); // nothing to do if the peer deleted it already
+}
+
+function retryRekey(engine: IkeEngine, sa: IkeSa, old: ChildSa): void {
+  old.rekeyTimer?.cancel();
+  old.rekeyTimer = retryLater(engine, sa, `rekeying CHILD_SA ${old.name}{${old.uniqueId}}`, () => {
+    const owner = engine.ownerOf(old);
+    if (owner) engine.rekeyChild(owner, old);
   });
 }
 
+function notifyName(type: number): string {
+  return Object.entries(NotifyType).find(([, v]) => v === type)?.[0] ?? String(type);
+}
+
 export function respondCreateChildSa(engine: IkeEngine, sa: IkeSa, req: IkeMessage, inner: Payload[]): void {
-  if (sa.state !== "established" && sa.state !== "rekeying") return engine.respond(sa, req, [notify(NotifyType.TEMPORARY_FAILURE)]);
   const saP = findPayload(inner, PayloadType.SA);
   if (saP?.proposals.some((p) => p.protocol === ProtocolId.IKE)) return respondRekeyIke(engine, sa, req, inner);
+  if (sa.state !== "established") {
+    // §2.25.2: no Child SA work while we rekey (or close) the IKE SA.
+    engine.log.log("chd", 1, `unable to create or rekey a CHILD_SA while the IKE_SA is ${sa.state}`, sa);
+    return engine.respond(sa, req, [notify(NotifyType.TEMPORARY_FAILURE)]);
+  }
   const nonce = findPayload(inner, PayloadType.NONCE);
   if (!saP || !nonce) return engine.respond(sa, req, [notify(NotifyType.INVALID_SYNTAX)]);
   const rekey = findNotify(inner, NotifyType.REKEY_SA);
@@ -257,9 +330,13 @@ export function respondCreateChildSa(engine: IkeEngine, sa: IkeSa, req: IkeMessa
       engine.log.log("chd", 0, `peer wants to rekey CHILD_SA with SPI ${hex8(spi)}, which we do not have`, sa);
       return engine.respond(sa, req, [{ type: PayloadType.NOTIFY, protocol: ProtocolId.ESP, spi: rekey.spi, notifyType: NotifyType.CHILD_SA_NOT_FOUND, data: Buffer.alloc(0) }]);
     }
+    if (old.state === "deleting") {
+      engine.log.log("chd", 1, `unable to rekey CHILD_SA ${old.name}{${old.uniqueId}}, we are deleting it`, sa); // §2.25.1
+      return engine.respond(sa, req, [notify(NotifyType.TEMPORARY_FAILURE)]);
+    }
   }
   const ke = findPayload(inner, PayloadType.KE);
-  const nr = randomBytes(32);
+  const nr = engine.nonce();
   let dh: DhKeyPair | undefined, gir: Uint8Array | undefined;
   if (ke) {
     try {
@@ -285,4 +362,9 @@ export function respondCreateChildSa(engine: IkeEngine, sa: IkeSa, req: IkeMessa
     ...others.filter((p) => p.type !== PayloadType.NOTIFY),
   ]);
   dh?.privateKey.fill(0);
+  // Our rekey of the same child is in flight: which new SA survives is settled on its response (§2.8.1).
+  if (old && sa.childRekey?.old === old) {
+    engine.log.log("chd", 1, `detected rekey collision for CHILD_SA ${old.name}{${old.uniqueId}}`, sa);
+    sa.childRekey.collision = { lower: lowerNonce(nonce.nonce, nr), child: r.child };
+  }
 }

@@ -12,8 +12,9 @@ import { parseIdentity, formatIdentity, identityMatches, type Identity } from ".
 import type { IkeSa } from "../ike-sa.js";
 import type { IkeEngine } from "../engine.js";
 import type { ChildConfig, ConnectionConfig } from "../config.js";
-import { proposeChild, completeChild, negotiateChild, CHILD_ERRORS } from "./create-child-sa.js";
+import { proposeChild, completeChild, negotiateChild, initiateCreateChild, CHILD_ERRORS } from "./create-child-sa.js";
 import { ikeEstablished } from "./lifecycle.js";
+import { reauthAuthenticated } from "./ike-reauth.js";
 
 const AUTH_PSK = 2;
 
@@ -71,6 +72,15 @@ function pubkeyPeer(engine: IkeEngine, sa: IkeSa, inner: Payload[], auth: AuthPa
   }
 }
 
+/** Another authenticated IKE SA with the same peer and identities (charon's has_contact()). Then no
+ *  INITIAL_CONTACT: it would tell the peer to drop that SA at once (RFC 7296 §2.4), while a reauthentication
+ *  (ike-reauth.ts) replaces its old SA only once the new one is complete. */
+function hasContact(engine: IkeEngine, sa: IkeSa): boolean {
+  const me = sa.localId!;
+  return engine.sas().some((s) => s !== sa && s.state !== "deleting" && s.remote.address === sa.remote.address
+    && s.localId?.type === me.type && s.localId.data.equals(me.data) && s.remoteId !== undefined && identityMatches(sa.conn.remote.id, s.remoteId));
+}
+
 // ------------------------------------------------------------------ initiator
 
 export function initiateIkeAuth(engine: IkeEngine, sa: IkeSa, children: ChildConfig[]): void {
@@ -99,7 +109,7 @@ export function initiateIkeAuth(engine: IkeEngine, sa: IkeSa, children: ChildCon
     ...certReqFor(engine, conn),
     ...(remoteWanted ? [idPayload(PayloadType.IDr, remoteWanted)] : []),
     auth,
-    notify(NotifyType.INITIAL_CONTACT),
+    ...(hasContact(engine, sa) ? [] : [notify(NotifyType.INITIAL_CONTACT)]),
     ...(child?.payloads ?? []),
   ];
   engine.request(sa, ExchangeType.IKE_AUTH, payloads, (_msg, inner) => {
@@ -131,7 +141,8 @@ export function initiateIkeAuth(engine: IkeEngine, sa: IkeSa, children: ChildCon
     sa.remoteId = peer;
     ikeEstablished(engine, sa);
     if (child) completeChild(engine, sa, child, inner, sa.ni, sa.nr);
-    for (const c of rest) engine.initiate(conn.name, c.name);
+    for (const c of rest) initiateCreateChild(engine, sa, c); // on this SA: with a reauthentication, another is up too
+    reauthAuthenticated(engine, sa);
   });
 }
 

@@ -37,6 +37,14 @@ function natNotifies(spiI: bigint, spiR: bigint, local: Endpoint, remote: Endpoi
   ];
 }
 
+/** NAT detection's outcome. With `encap` we claim a NAT (fakeNatHash) so that ESP goes in UDP; a NAT faked
+ *  that way is no reason for keepalives (strongSwan's COND_NAT_FAKE, as opposed to COND_NAT_HERE). */
+function natDetected(sa: IkeSa, local: boolean, remote: boolean): void {
+  sa.natLocal = sa.conn.encap || local;
+  sa.natFake = sa.conn.encap && !local;
+  sa.natRemote = remote;
+}
+
 // ------------------------------------------------------------------ initiator
 
 export function initiateIkeSaInit(engine: IkeEngine, sa: IkeSa, children: ChildConfig[]): void {
@@ -105,10 +113,7 @@ function onResponse(engine: IkeEngine, sa: IkeSa, children: ChildConfig[], offer
   sa.peerHashes = peerHashAlgorithms(p);
   sa.certReqSeen = findPayloads(p, PayloadType.CERTREQ).length > 0;
   const dst = findNotify(p, NotifyType.NAT_DETECTION_DESTINATION_IP), src = findNotify(p, NotifyType.NAT_DETECTION_SOURCE_IP);
-  if (dst && src) {
-    sa.natLocal = sa.conn.encap || !dst.data.equals(natHash(sa.spiI, sa.spiR, sa.local));
-    sa.natRemote = !src.data.equals(natHash(sa.spiI, sa.spiR, sa.remote));
-  }
+  if (dst && src) natDetected(sa, !dst.data.equals(natHash(sa.spiI, sa.spiR, sa.local)), !src.data.equals(natHash(sa.spiI, sa.spiR, sa.remote)));
   try {
     deriveKeys(engine, sa, algs, ke.data);
   } catch (e) {
@@ -216,10 +221,7 @@ export function respondIkeSaInit(engine: IkeEngine, msg: IkeMessage, from: Endpo
   sa.peerFragmentation = hasNotify(p, NotifyType.IKEV2_FRAGMENTATION_SUPPORTED);
   sa.peerHashes = peerHashAlgorithms(p);
   const src = findNotify(p, NotifyType.NAT_DETECTION_SOURCE_IP), dst = findNotify(p, NotifyType.NAT_DETECTION_DESTINATION_IP);
-  if (src && dst) {
-    sa.natRemote = !src.data.equals(natHash(sa.spiI, 0n, from));
-    sa.natLocal = conn.encap || !dst.data.equals(natHash(sa.spiI, 0n, to));
-  }
+  if (src && dst) natDetected(sa, !dst.data.equals(natHash(sa.spiI, 0n, to)), !src.data.equals(natHash(sa.spiI, 0n, from)));
   try {
     deriveKeys(engine, sa, algs, ke.data);
   } catch (e) {

@@ -5,20 +5,27 @@ import type { IkeSa } from "../ike-sa.js";
 import type { IkeEngine } from "../engine.js";
 import { hex8 } from "../engine.js";
 import type { ChildSa } from "../child-sa.js";
+import { concludeCollision } from "./ike-rekey.js";
 
 export function initiateDeleteChild(engine: IkeEngine, sa: IkeSa, child: ChildSa): void {
   if (child.state === "deleting" || child.state === "deleted") return;
   if (sa.state !== "established" && sa.state !== "rekeying") return engine.removeChild(sa, child, "IKE SA not usable");
-  child.state = "deleting";
-  engine.log.log("chd", 1, `sending DELETE for ESP CHILD_SA with SPI ${hex8(child.spiIn)}`, sa);
-  engine.request(sa, ExchangeType.INFORMATIONAL, [{ type: PayloadType.DELETE, protocol: ProtocolId.ESP, spis: [child.spiIn] }],
+  // Built when it goes out: "deleting" then means our DELETE is on the wire (a crossing one is answered
+  // without our SPI, RFC 7296 §1.4.1), and a child the peer deleted meanwhile needs none.
+  const build = (): Payload[] | undefined => {
+    if (child.state === "deleting" || child.state === "deleted") return undefined;
+    child.state = "deleting";
+    engine.log.log("chd", 1, `sending DELETE for ESP CHILD_SA with SPI ${hex8(child.spiIn)}`, sa);
+    return [{ type: PayloadType.DELETE, protocol: ProtocolId.ESP, spis: [child.spiIn] }];
+  };
+  engine.request(sa, ExchangeType.INFORMATIONAL, build,
     () => engine.removeChild(sa, child, "deleted"),
     () => { engine.removeChild(sa, child, "delete unanswered"); engine.destroy(sa, "peer did not answer a DELETE"); });
 }
 
 export function initiateDeleteIke(engine: IkeEngine, sa: IkeSa): void {
   if (sa.state === "deleting" || sa.state === "destroyed") return;
-  if (sa.state !== "established" && sa.state !== "rekeying") return engine.destroy(sa, "terminated before it was established");
+  if (sa.state !== "established" && sa.state !== "rekeying" && sa.state !== "rekeyed") return engine.destroy(sa, "terminated before it was established");
   sa.state = "deleting";
   engine.log.log("ike", 0, `deleting IKE_SA ${sa.name}[${sa.uniqueId}] between ${sa.local.address}...${sa.remote.address}`, sa);
   engine.request(sa, ExchangeType.INFORMATIONAL, [{ type: PayloadType.DELETE, protocol: ProtocolId.IKE, spis: [] }],
@@ -42,6 +49,8 @@ export function respondInformational(engine: IkeEngine, sa: IkeSa, req: IkeMessa
   if (deletes.some((d) => d.protocol === ProtocolId.IKE)) {
     engine.log.log("ike", 0, `received DELETE for IKE_SA ${sa.name}[${sa.uniqueId}]`, sa);
     engine.respond(sa, req, []);
+    // §2.25.2: our own rekey is forgotten, but a rekey of the peer's that we answered meanwhile stands.
+    if (concludeCollision(engine, sa)) engine.log.log("ike", 1, "the peer may not have noticed the IKE_SA rekey collision", sa);
     return engine.destroy(sa, "deleted by peer");
   }
   const ours: number[] = [];
@@ -53,6 +62,7 @@ export function respondInformational(engine: IkeEngine, sa: IkeSa, req: IkeMessa
       const child = [...sa.children.values()].find((c) => c.spiOut === spi);
       if (!child) {
         engine.log.log("chd", 1, `received DELETE for unknown CHILD_SA SPI ${hex8(spi)}`, sa);
+        sa.childRekey?.deletedSpis.push(spi); // maybe the SA our rekey in flight creates
         continue;
       }
       // A simultaneous delete (both sides deleting the same child): answer without our SPI (RFC 7296 §1.4.1).

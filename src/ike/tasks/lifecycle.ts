@@ -4,6 +4,7 @@ import type { IkeSa } from "../ike-sa.js";
 import type { IkeEngine } from "../engine.js";
 import type { ChildSa } from "../child-sa.js";
 import { formatIdentity } from "../identity.js";
+import { scheduleReauth } from "./ike-reauth.js";
 
 /** Seconds until a rekey: the configured time minus up to `rand` seconds of jitter, so both peers
  *  rarely start at once. */
@@ -19,7 +20,9 @@ export function ikeEstablished(engine: IkeEngine, sa: IkeSa): void {
   engine.log.log("ike", 0, `IKE_SA ${sa.name}[${sa.uniqueId}] established between ${sa.local.address}[${formatIdentity(sa.localId!)}]` +
     `...${sa.remote.address}[${formatIdentity(sa.remoteId!)}]`, sa);
   scheduleIkeRekey(engine, sa);
+  scheduleReauth(engine, sa);
   scheduleDpd(engine, sa);
+  scheduleKeepalive(engine, sa);
   engine.emit("ike-up", sa);
 }
 
@@ -43,6 +46,47 @@ export function scheduleDpd(engine: IkeEngine, sa: IkeSa): void {
   });
 }
 
+/**
+ * NAT keepalives (RFC 3948 §4): behind a NAT (a real one, not the one encap fakes: strongSwan's COND_NAT_HERE),
+ * a one-byte 0xFF datagram to the peer whenever nothing else went out for `keepalive` seconds, so the NAT
+ * keeps the mapping. Outbound IKE is timed exactly (IkeSa.lastOutbound); outbound ESP only through the data
+ * plane's packet counters, sampled at least every half interval and dated to the sample before the change,
+ * so that no silence exceeds the interval.
+ */
+export function scheduleKeepalive(engine: IkeEngine, sa: IkeSa): void {
+  sa.keepaliveTimer?.cancel();
+  const interval = sa.conn.keepalive ?? engine.timers.keepalive;
+  if (!(interval > 0) || !sa.natLocal || sa.natFake) return;
+  const clock = engine.clock;
+  // The exchange that established the SA just went out (for a rekey's successor, on its predecessor).
+  let sampledAt = clock.now(), packets = espPacketsOut(engine, sa), lastEsp = 0, lastOwn = sampledAt;
+  const arm = (last: number, now: number) => {
+    const due = last + interval - now;
+    sa.keepaliveTimer = clock.schedule(due > 0 ? Math.min(due, interval / 2) : interval / 2, tick);
+  };
+  const tick = () => {
+    if (sa.state === "destroyed") return;
+    const now = clock.now(), p = espPacketsOut(engine, sa);
+    if (p !== packets) lastEsp = sampledAt;
+    packets = p;
+    sampledAt = now;
+    let last = Math.max(sa.lastOutbound, lastEsp, lastOwn);
+    if (now - last >= interval && sa.state === "established") {
+      if (!engine.sendKeepalive(sa)) return; // the transport cannot send them
+      engine.log.log("net", 2, `sending keep alive to ${sa.remote.address}[${sa.remote.port}]`, sa);
+      last = lastOwn = now;
+    }
+    arm(last, now);
+  };
+  arm(sampledAt, sampledAt);
+}
+
+function espPacketsOut(engine: IkeEngine, sa: IkeSa): bigint {
+  let n = 0n;
+  for (const c of sa.children.values()) if (c.handles) n += engine.installer.usage?.(c.handles).packetsOut ?? 0n;
+  return n;
+}
+
 export function childInstalled(engine: IkeEngine, sa: IkeSa, child: ChildSa): void {
   const c = child.config;
   const now = engine.clock.now();
@@ -51,12 +95,17 @@ export function childInstalled(engine: IkeEngine, sa: IkeSa, child: ChildSa): vo
   if (c.rekeyTime > 0) {
     const at = jittered(c.rekeyTime, c.randTime ?? life - c.rekeyTime);
     child.rekeyAt = now + at;
-    child.rekeyTimer = engine.clock.schedule(at, () => engine.rekeyChild(sa, child));
+    // Through the owner at that time: an IKE rekey moves children to another IKE SA.
+    child.rekeyTimer = engine.clock.schedule(at, () => {
+      const owner = engine.ownerOf(child);
+      if (owner) engine.rekeyChild(owner, child);
+    });
   }
   if (life > 0) {
     child.expireAt = now + life;
     child.expireTimer = engine.clock.schedule(life, () => {
-      if (child.state !== "deleted") engine.terminateChild(sa, child);
+      const owner = engine.ownerOf(child);
+      if (owner) engine.terminateChild(owner, child);
     });
   }
   engine.emit("child-up", sa, child);

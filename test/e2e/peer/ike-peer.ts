@@ -5,6 +5,7 @@
 // ({"reply":1,"ok":true,...}) and engine events arrive as {"event":"child-up",...} lines. Events carry the ESP
 // keys in hex so the test can compare them with charon's: this is a test tool, never a product interface.
 // stdin EOF ends the process, so it cannot outlive the test that spawned it. The engine's log goes to stderr.
+// Certificates and keys are named by file (PEM or DER), as swanctl.conf names them.
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { IkeEngine, hex8 } from "../../../src/ike/engine.js";
@@ -18,6 +19,10 @@ import { KeyLog } from "../../../src/ike/keylog.js";
 import { Logger } from "../../../src/ike/log.js";
 import { formatList } from "../../../src/ike/selectors.js";
 import { IkeSocket } from "../../../src/io/ike-socket.js";
+import { loadCertificates } from "../../../src/ike/auth/certs.js";
+import { loadPrivateKey } from "../../../src/ike/auth/keys.js";
+import { formatIdentity } from "../../../src/ike/identity.js";
+import { initiateReauth } from "../../../src/ike/tasks/ike-reauth.js";
 import type { IkeSa } from "../../../src/ike/ike-sa.js";
 import type { ChildSa } from "../../../src/ike/child-sa.js";
 
@@ -37,8 +42,16 @@ export interface PeerConnJson {
   proposals: string;    // strongSwan syntax, e.g. "aes128-sha256-x25519"
   localId: string;
   remoteId: string;
+  /** Both sides authenticate with this (default psk). */
+  auth?: "psk" | "pubkey";
+  /** pubkey: our certificate file, then intermediate CA files (local.certs). */
+  certs?: string[];
+  /** pubkey: trust anchor files for the peer (remote.cacerts); default the top-level caCerts. */
+  cacerts?: string[];
   rekeyTime?: number;
+  reauthTime?: number;
   dpdDelay?: number;
+  keepalive?: number;
   children: PeerChildJson[];
 }
 
@@ -50,16 +63,24 @@ export interface PeerConfigJson {
   logLevel?: number;
   timers?: Partial<EngineTimers>;
   connections: PeerConnJson[];
-  secrets: { ids: string[]; secret: string }[];
+  secrets?: { ids: string[]; secret: string }[];
+  /** Private key files (the engine's privateKeys) and trust anchor files (caCerts, swanctl's x509ca/). */
+  privateKeys?: string[];
+  caCerts?: string[];
 }
+
+const certsFrom = (files: string[]) => files.flatMap((f) => loadCertificates(readFileSync(f)));
 
 function toConnection(c: PeerConnJson): ConnectionConfig {
   return connectionDefaults({
     name: c.name, localAddrs: c.localAddrs, remoteAddrs: c.remoteAddrs,
     proposals: parseProposals(c.proposals, "ike"),
-    local: { auth: "psk", id: c.localId }, remote: { auth: "psk", id: c.remoteId },
+    local: { auth: c.auth ?? "psk", id: c.localId, ...(c.certs ? { certs: certsFrom(c.certs) } : {}) },
+    remote: { auth: c.auth ?? "psk", id: c.remoteId, ...(c.cacerts ? { cacerts: certsFrom(c.cacerts) } : {}) },
     ...(c.rekeyTime !== undefined ? { rekeyTime: c.rekeyTime } : {}),
+    ...(c.reauthTime !== undefined ? { reauthTime: c.reauthTime } : {}),
     ...(c.dpdDelay !== undefined ? { dpdDelay: c.dpdDelay } : {}),
+    ...(c.keepalive !== undefined ? { keepalive: c.keepalive } : {}),
     children: c.children.map((ch) => childDefaults({
       name: ch.name, localTs: ch.localTs.map((t) => cidr(t)), remoteTs: ch.remoteTs.map((t) => cidr(t)),
       espProposals: parseProposals(ch.espProposals, "esp"),
@@ -74,7 +95,10 @@ const hex16 = (n: bigint) => n.toString(16).padStart(16, "0");
 
 export interface IkeInfo {
   uniqueId: number; name: string; state: string; initiator: boolean; spiI: string; spiR: string;
-  local: string; remote: string; children: ChildInfo[];
+  local: string; remote: string; localId?: string; remoteId?: string;
+  /** NAT detection: we are behind one, the peer is, ours is only claimed for UDP encapsulation. */
+  nat: { local: boolean; remote: boolean; fake: boolean };
+  children: ChildInfo[];
 }
 
 export interface ChildInfo {
@@ -97,6 +121,8 @@ function ikeInfo(sa: IkeSa): IkeInfo {
   return {
     uniqueId: sa.uniqueId, name: sa.name, state: sa.state, initiator: sa.initiator, spiI: hex16(sa.spiI), spiR: hex16(sa.spiR),
     local: `${sa.local.address}[${sa.local.port}]`, remote: `${sa.remote.address}[${sa.remote.port}]`,
+    localId: sa.localId && formatIdentity(sa.localId), remoteId: sa.remoteId && formatIdentity(sa.remoteId),
+    nat: { local: sa.natLocal, remote: sa.natRemote, fake: sa.natFake },
     children: [...sa.children.values()].map((c) => childInfo(sa, c, true)),
   };
 }
@@ -128,7 +154,9 @@ async function main(): Promise<void> {
   const level = config.logLevel ?? 2;
   const engine = new IkeEngine({
     connections: config.connections.map(toConnection),
-    secrets: config.secrets.map((s) => ({ ids: s.ids, secret: Buffer.from(s.secret) })),
+    secrets: (config.secrets ?? []).map((s) => ({ ids: s.ids, secret: Buffer.from(s.secret) })),
+    privateKeys: (config.privateKeys ?? []).map((f) => loadPrivateKey(readFileSync(f))),
+    caCerts: certsFrom(config.caCerts ?? []),
     transport: socket,
     installer: new DataPlaneInstaller(dp),
     log: new Logger(undefined, { ike: level, chd: level, net: level, cfg: level, enc: level }, level),
@@ -162,6 +190,7 @@ async function main(): Promise<void> {
       case "initiate": return { ike: engine.initiate(c.conn!, c.child).uniqueId };
       case "rekey-child": { const sa = ike(c.ike); engine.rekeyChild(sa, child(sa, c.childId)); return {}; }
       case "rekey-ike": engine.rekeyIke(ike(c.ike)); return {};
+      case "reauth": initiateReauth(engine, ike(c.ike)); return {};
       case "terminate-child": { const sa = ike(c.ike); engine.terminateChild(sa, child(sa, c.childId)); return {}; }
       case "terminate-ike": engine.terminateIke(ike(c.ike)); return {};
       case "list": return { sas: engine.sas().map(ikeInfo), sadb: dp.sadb.size, socket: socket.stats, engine: engine.stats };
