@@ -1,0 +1,356 @@
+// The gateway as the daemon runs it: the data plane in shared memory, the TUN device and the ESP-in-UDP
+// socket (opened here, on the main thread, and adopted by the data-plane workers), the IKE engine on
+// port 500 (node:dgram) and 4500 (the same batched socket, IKE handed over by the decap worker), the SPD
+// and routes derived from negotiated Child SAs, and the commands of the control socket.
+import { execFileSync } from "node:child_process";
+import { DataPlane } from "../dataplane/dataplane.js";
+import { Tun } from "../io/tun.js";
+import { UdpSocket } from "../io/udp.js";
+import { SockAddr } from "../io/sockaddr.js";
+import { IkeSocket } from "../io/ike-socket.js";
+import { DataPlaneWorkers } from "../gateway/workers.js";
+import { IkeEngine, type Transport } from "../ike/engine.js";
+import { DataPlaneInstaller } from "../ike/installer.js";
+import { KeyLog } from "../ike/keylog.js";
+import type { Logger } from "../ike/log.js";
+import type { IkeSa } from "../ike/ike-sa.js";
+import type { ChildSa, InstalledHandles } from "../ike/child-sa.js";
+import type { ConnectionConfig } from "../ike/config.js";
+import { formatIdentity } from "../ike/identity.js";
+import { describeProposal } from "../ike/proposals.js";
+import { format as formatTs } from "../ike/selectors.js";
+import { resolveSelectors } from "../config/selectors.js";
+import type { SwanctlConfig } from "../config/swanctl.js";
+import type { BackendName } from "../crypto/backend.js";
+import type { Command, IkeStatus, ConnStatus, ChildStatus } from "../control/protocol.js";
+import { trapPolicies, protectPolicies, rangeToPrefixes, type TrapRef } from "./policies.js";
+
+export interface GatewayOptions {
+  config: SwanctlConfig;
+  log: Logger;
+  backend?: BackendName;
+  keylog?: string;
+  /** Re-read the configuration (load-all). */
+  reload?: () => SwanctlConfig;
+}
+
+const hex8 = (n: number) => (n >>> 0).toString(16).padStart(8, "0");
+const hex16 = (n: bigint) => n.toString(16).padStart(16, "0");
+
+/** Engine connections from swanctl's: dynamic selectors resolved with the connection's own addresses. */
+function engineConnections(cfg: SwanctlConfig): ConnectionConfig[] {
+  return cfg.connections.map((c) => {
+    const local = c.localAddrs.find((a) => !a.startsWith("%")) ?? "0.0.0.0";
+    const remote = c.remoteAddrs.find((a) => !a.startsWith("%") && !a.includes("/")) ?? "0.0.0.0";
+    return {
+      ...c, encap: true, // our data plane speaks ESP-in-UDP only (like strongSwan's kernel-libipsec)
+      children: c.children.map((ch) => ({ ...ch, localTs: resolveSelectors(ch.localTs, local), remoteTs: resolveSelectors(ch.remoteTs, remote) })),
+    };
+  });
+}
+
+/** The SPD stops pointing at an SA before the SA is deleted: a worker must not meet a deleted SA. */
+class GatewayInstaller extends DataPlaneInstaller {
+  constructor(dp: DataPlane, private readonly beforeUninstall: (h: InstalledHandles) => void) { super(dp); }
+
+  override uninstall(h: InstalledHandles): void {
+    this.beforeUninstall(h);
+    super.uninstall(h);
+  }
+}
+
+export class Gateway {
+  readonly dp: DataPlane;
+  readonly engine: IkeEngine;
+  private tun!: Tun;
+  private udp!: UdpSocket;
+  private ike500!: IkeSocket;
+  private workers!: DataPlaneWorkers;
+  private traps = new Map<number, TrapRef>();
+  private trapList: ReturnType<typeof trapPolicies>["policies"] = [];
+  private routes = new Set<string>();
+  private pollTimer?: NodeJS.Timeout;
+  private cfg: SwanctlConfig;
+
+  private constructor(private readonly o: GatewayOptions) {
+    this.cfg = o.config;
+    const s = o.config.wasmIpsec;
+    this.dp = DataPlane.create({ maxSAs: s.maxSas, backend: o.backend ?? s.cryptoBackend, autoThreshold: s.autoThreshold });
+    const transport: Transport = {
+      send: (d, local, remote) => {
+        if (local.port === 500 && remote.port === 500) this.ike500.send(d, local, remote);
+        else this.udp.sendControl(d, new SockAddr(remote.address, remote.port));
+      },
+      // RFC 3948 §4: a single 0xFF byte from the ESP-in-UDP socket keeps a NAT mapping alive.
+      sendKeepalive: (_local, remote) => this.udp.sendKeepalive(new SockAddr(remote.address, remote.port)),
+    };
+    const keylogPath = o.keylog ?? s.keylog;
+    this.engine = new IkeEngine({
+      connections: engineConnections(o.config), secrets: o.config.secrets, transport,
+      installer: new GatewayInstaller(this.dp, (h) => this.syncPolicies(h)), log: o.log, keylog: keylogPath ? new KeyLog(keylogPath) : undefined,
+    });
+    // Every change of Child SAs changes the SPD and the routes.
+    for (const ev of ["child-up", "child-down", "ike-down"]) this.engine.on(ev, () => this.syncPolicies());
+    this.engine.on("child-up", (_sa: IkeSa, child: ChildSa) => {
+      for (const [id, t] of this.traps) if (t.child === child.name) this.workers?.saUp(id);
+    });
+    this.engine.on("child-failed", (_sa: IkeSa, cfg: { name: string }) => {
+      for (const [id, t] of this.traps) if (t.child === cfg.name) this.workers?.acquireFailed(id);
+    });
+  }
+
+  static async start(o: GatewayOptions): Promise<Gateway> {
+    const g = new Gateway(o);
+    try {
+      await g.open();
+    } catch (e) {
+      await g.stop(false);
+      throw e;
+    }
+    return g;
+  }
+
+  private async open(): Promise<void> {
+    const s = this.cfg.wasmIpsec, log = this.o.log;
+    this.tun = Tun.open(this.dp, { name: s.tun.name, mtu: s.tun.mtu ?? 1400 });
+    this.udp = UdpSocket.open(this.dp, { address: "::", port: 4500 });
+    const addresses = [...new Set(this.cfg.connections.flatMap((c) => c.localAddrs).filter((a) => !a.startsWith("%") && !a.includes("/")))];
+    this.ike500 = await IkeSocket.open({
+      addresses: addresses.length ? addresses : ["0.0.0.0"], port: 500, nattPort: 0,
+      onError: (e) => log.log("net", 1, `IKE socket: ${e.message}`),
+    });
+    this.ike500.attach(this.engine);
+    this.workers = await DataPlaneWorkers.start(this.dp, {
+      tun: this.tun, udp: this.udp, backend: this.o.backend ?? s.cryptoBackend,
+      onIke: (m, from) => {
+        const sa = this.saForMessage(m);
+        this.engine.receive(m, { address: from.address, port: from.port }, { address: sa?.local.address ?? "::", port: 4500 });
+      },
+      onAcquire: (id) => this.acquire(id),
+      onNatMapping: (h, from) => this.natMapping(h, from),
+      onError: (e) => log.log("net", 0, `data-plane worker: ${e.stack ?? e.message}`),
+    });
+    this.syncPolicies();
+    this.pollTimer = setInterval(() => this.engine.pollLifetimes(), 1000);
+    this.pollTimer.unref();
+    log.log("cfg", 0, `gateway up: ${this.tun.name} (MTU ${s.tun.mtu ?? 1400}), IKE on ${addresses.join(", ") || "*"}:500, ESP-in-UDP on 4500, ` +
+      `${this.cfg.connections.length} connection(s), crypto backend ${this.o.backend ?? s.cryptoBackend}`);
+    for (const c of this.cfg.connections) {
+      for (const ch of c.children) if (ch.startAction === "start") this.tryInitiate(c.name, ch.name);
+    }
+  }
+
+  get tunName(): string { return this.tun.name; }
+
+  private saForMessage(m: Uint8Array): IkeSa | undefined {
+    if (m.length < 28) return undefined;
+    const b = Buffer.from(m.buffer, m.byteOffset, m.byteLength);
+    const spiI = b.readBigUInt64BE(0), spiR = b.readBigUInt64BE(8);
+    return this.engine.sas().find((s) => s.spiI === spiI && (s.spiR === spiR || spiR === 0n));
+  }
+
+  private tryInitiate(conn: string, child: string): void {
+    try { this.engine.initiate(conn, child); } catch (e) { this.o.log.log("cfg", 0, (e as Error).message); }
+  }
+
+  private acquire(policyId: number): void {
+    const t = this.traps.get(policyId);
+    if (!t) return this.workers.acquireFailed(policyId);
+    this.o.log.log("cfg", 1, `acquire for ${t.conn}/${t.child}: initiating`);
+    const up = this.engine.sas().find((s) => s.conn.name === t.conn && s.state === "established");
+    if (up && [...up.children.values()].some((c) => c.name === t.child && c.state === "installed")) return this.workers.saUp(policyId);
+    this.tryInitiate(t.conn, t.child);
+  }
+
+  private natMapping(handle: number, from: SockAddr): void {
+    for (const sa of this.engine.sas()) {
+      for (const c of sa.children.values()) {
+        if (c.handles?.in !== handle) continue;
+        this.o.log.log("ike", 1, `peer's NAT mapping moved to ${from.address}[${from.port}]`, sa);
+        sa.remote = { address: from.address, port: from.port };
+        for (const other of sa.children.values()) {
+          other.spec.remote = { ...sa.remote };
+          if (other.handles) this.engine.installer.updateRemote?.(other.handles, sa.remote);
+        }
+        return;
+      }
+    }
+  }
+
+  /** Recompute the SPD (protect + trap) and the routes into the TUN device. */
+  syncPolicies(removing?: InstalledHandles): void {
+    if (!this.tun) return;
+    const trap = trapPolicies(this.cfg.connections);
+    this.traps = trap.traps;
+    this.trapList = trap.policies;
+    const all = [...protectPolicies(this.engine, removing), ...this.trapList];
+    this.dp.spd.set(all);
+    const want = new Set(all.flatMap((p) => rangeToPrefixes(p.remote)));
+    for (const r of want) if (!this.routes.has(r)) this.route("replace", r);
+    for (const r of this.routes) if (!want.has(r)) this.route("del", r);
+    this.routes = want;
+  }
+
+  private route(op: "replace" | "del", prefix: string): void {
+    try {
+      execFileSync("ip", [...(prefix.includes(":") ? ["-6"] : []), "route", op, prefix, "dev", this.tun.name], { stdio: "pipe" });
+    } catch (e) {
+      this.o.log.log("cfg", 0, `ip route ${op} ${prefix} dev ${this.tun.name} failed: ${((e as { stderr?: Buffer }).stderr ?? "").toString().trim()}`);
+    }
+  }
+
+  // ---------------------------------------------------------------- control commands
+
+  async command(cmd: Command, out: (line: string) => void): Promise<unknown> {
+    switch (cmd.cmd) {
+      case "initiate": return this.initiate(cmd.child, cmd.ike, (cmd.timeout ?? 30) * 1000, out);
+      case "terminate": return this.terminate(cmd.child, cmd.ike, (cmd.timeout ?? 30) * 1000);
+      case "rekey": return this.rekey(cmd.child, cmd.ike);
+      case "load-all": return this.reload();
+      case "list-conns": return this.listConns();
+      case "list-sas": return this.listSas(cmd.ike);
+      case "stats": return this.stats();
+    }
+  }
+
+  private connOf(child?: string, ike?: string): { conn: string; child?: string } {
+    const conns = this.cfg.connections;
+    if (ike) {
+      const c = conns.find((x) => x.name === ike);
+      if (!c) throw new Error(`no connection named '${ike}' (have: ${conns.map((x) => x.name).join(", ") || "none"})`);
+      if (child && !c.children.some((x) => x.name === child)) throw new Error(`connection '${ike}' has no child '${child}'`);
+      return { conn: c.name, child };
+    }
+    const c = conns.find((x) => x.children.some((y) => y.name === child));
+    if (!c) throw new Error(`no child config named '${child}'`);
+    return { conn: c.name, child };
+  }
+
+  private initiate(child: string | undefined, ike: string | undefined, timeoutMs: number, out: (l: string) => void): Promise<string> {
+    const { conn, child: ch } = this.connOf(child, ike);
+    return new Promise((resolve, reject) => {
+      const cleanup = () => { clearTimeout(timer); this.engine.off("child-up", onUp); this.engine.off("child-failed", onFail); this.engine.off("ike-down", onDown); this.engine.off("ike-up", onIke); };
+      const timer = setTimeout(() => { cleanup(); reject(new Error(`initiate timed out after ${timeoutMs / 1000} s`)); }, timeoutMs);
+      const onUp = (sa: IkeSa, c: ChildSa) => {
+        if (sa.conn.name !== conn || (ch && c.name !== ch)) return;
+        out(`CHILD_SA ${c.name}{${c.uniqueId}} established with SPIs ${hex8(c.spiIn)}_i ${hex8(c.spiOut)}_o`);
+        cleanup(); resolve(`initiate completed successfully`);
+      };
+      const onIke = (sa: IkeSa) => { if (sa.conn.name === conn) { out(`IKE_SA ${conn}[${sa.uniqueId}] established`); if (!ch && !sa.conn.children.length) { cleanup(); resolve("initiate completed successfully"); } } };
+      const onFail = (sa: IkeSa, _c: unknown, why: string) => { if (sa.conn.name === conn) { cleanup(); reject(new Error(`CHILD_SA failed: ${why}`)); } };
+      const onDown = (sa: IkeSa, why: string) => { if (sa.conn.name === conn && sa.state === "destroyed" && !this.engine.sas().some((s) => s.conn.name === conn)) { cleanup(); reject(new Error(`initiate failed: ${why}`)); } };
+      this.engine.on("child-up", onUp); this.engine.on("child-failed", onFail); this.engine.on("ike-down", onDown); this.engine.on("ike-up", onIke);
+      try { this.engine.initiate(conn, ch); } catch (e) { cleanup(); reject(e); }
+    });
+  }
+
+  private async terminate(child: string | undefined, ike: string | undefined, timeoutMs: number): Promise<string> {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const wait = (ev: string, pred: (...a: any[]) => boolean) => new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => { this.engine.off(ev, f); reject(new Error(`terminate timed out after ${timeoutMs / 1000} s`)); }, timeoutMs);
+      const f = (...a: any[]) => { if (pred(...a)) { clearTimeout(t); this.engine.off(ev, f); resolve(); } };
+      this.engine.on(ev, f);
+    });
+    if (ike) {
+      const sas = this.engine.sas().filter((s) => s.conn.name === ike);
+      if (!sas.length) throw new Error(`no IKE_SA of connection '${ike}'`);
+      const done = Promise.all(sas.map((s) => wait("ike-down", (x: IkeSa) => x === s)));
+      for (const s of sas) this.engine.terminateIke(s);
+      await done;
+      return `terminate completed successfully`;
+    }
+    const pairs = this.engine.sas().flatMap((s) => [...s.children.values()].filter((c) => c.name === child).map((c) => [s, c] as const));
+    if (!pairs.length) throw new Error(`no CHILD_SA named '${child}'`);
+    const done = Promise.all(pairs.map(([, c]) => wait("child-down", (_s: IkeSa, x: ChildSa) => x === c)));
+    for (const [s, c] of pairs) this.engine.terminateChild(s, c);
+    await done;
+    return `terminate completed successfully`;
+  }
+
+  private async rekey(child: string | undefined, ike: string | undefined): Promise<string> {
+    if (ike) {
+      const sas = this.engine.sas().filter((s) => s.conn.name === ike && s.state === "established");
+      if (!sas.length) throw new Error(`no established IKE_SA of connection '${ike}'`);
+      for (const s of sas) this.engine.rekeyIke(s);
+      return `rekey of ${sas.length} IKE_SA(s) started`;
+    }
+    const pairs = this.engine.sas().flatMap((s) => [...s.children.values()].filter((c) => c.name === child && c.state === "installed").map((c) => [s, c] as const));
+    if (!pairs.length) throw new Error(`no installed CHILD_SA named '${child}'`);
+    for (const [s, c] of pairs) this.engine.rekeyChild(s, c);
+    return `rekey of ${pairs.length} CHILD_SA(s) started`;
+  }
+
+  private reload(): string {
+    if (!this.o.reload) throw new Error("no configuration file to reload");
+    const cfg = this.o.reload(); // throws ConfigError listing every problem; the running config stays
+    this.cfg = cfg;
+    this.engine.connections = engineConnections(cfg);
+    this.engine.secrets = cfg.secrets;
+    this.syncPolicies();
+    for (const c of cfg.connections) {
+      for (const ch of c.children) {
+        if (ch.startAction === "start" && !this.engine.sas().some((s) => s.conn.name === c.name)) this.tryInitiate(c.name, ch.name);
+      }
+    }
+    return `loaded ${cfg.connections.length} connection(s) and ${cfg.secrets.length} secret(s)`;
+  }
+
+  private listConns(): ConnStatus[] {
+    return this.engine.connections.map((c) => ({
+      name: c.name, localAddrs: c.localAddrs, remoteAddrs: c.remoteAddrs, proposals: [],
+      local: { auth: c.local.auth, id: c.local.id }, remote: { auth: c.remote.auth, id: c.remote.id },
+      children: c.children.map((ch) => ({ name: ch.name, mode: ch.mode, localTs: ch.localTs.map(formatTs), remoteTs: ch.remoteTs.map(formatTs), espProposals: [], startAction: ch.startAction })),
+    }));
+  }
+
+  listSas(ike?: string): IkeStatus[] {
+    const now = this.engine.clock.now();
+    const str = (d: Partial<Record<string, bigint>>) => Object.fromEntries(Object.entries(d).map(([k, v]) => [k, String(v)]));
+    return this.engine.sas().filter((s) => !ike || s.conn.name === ike).map((s) => ({
+      name: s.conn.name, uniqueId: s.uniqueId, state: s.state, version: 2 as const, initiator: s.initiator,
+      spiI: hex16(s.spiI), spiR: hex16(s.spiR),
+      localHost: s.local.address, localPort: s.local.port, localId: s.localId ? formatIdentity(s.localId) : "",
+      remoteHost: s.remote.address, remotePort: s.remote.port, remoteId: s.remoteId ? formatIdentity(s.remoteId) : "",
+      natLocal: s.natLocal, natRemote: s.natRemote, algorithms: s.algs ? describeProposal(s.algs.proposal) : "",
+      establishedSecondsAgo: s.establishedAt ? now - s.establishedAt : undefined,
+      children: [...s.children.values()].map((c): ChildStatus => {
+        const i = c.handles ? this.dp.sadb.stats(c.handles.in) : undefined, o = c.handles ? this.dp.sadb.stats(c.handles.out) : undefined;
+        return {
+          name: c.name, uniqueId: c.uniqueId, state: c.state, mode: c.spec.mode, protocol: "ESP", encap: c.spec.udpEncap,
+          encr: `AES_GCM_${c.spec.encr.icvLength}-${c.spec.encr.keyBits}`, esn: c.spec.esn,
+          dhGroup: c.spec.dhGroup ? String(c.spec.dhGroup) : undefined,
+          spiIn: hex8(c.spiIn), spiOut: hex8(c.spiOut),
+          bytesIn: String(i?.bytes ?? 0n), packetsIn: String(i?.packets ?? 0n), bytesOut: String(o?.bytes ?? 0n), packetsOut: String(o?.packets ?? 0n),
+          dropsIn: str(i?.drops ?? {}), dropsOut: str(o?.drops ?? {}),
+          localTs: c.spec.localTs.map(formatTs), remoteTs: c.spec.remoteTs.map(formatTs),
+          installedSecondsAgo: now - c.installedAt,
+          rekeyInSeconds: c.rekeyAt ? c.rekeyAt - now : undefined, expiresInSeconds: c.expireAt ? c.expireAt - now : undefined,
+        };
+      }),
+    }));
+  }
+
+  async stats(): Promise<unknown> {
+    const str = (d: Partial<Record<string, bigint>>) => Object.fromEntries(Object.entries(d).map(([k, v]) => [k, String(v)]));
+    return {
+      ike: this.engine.stats, ikeSocket: this.ike500.stats, workers: await this.workers.stats(),
+      dataPlane: { globalDrops: str(this.dp.sadb.globalDrops()), sas: this.dp.sadb.size, spdNoMatch: String(this.dp.spd.noMatch), memoryBytes: this.dp.memoryBytes },
+    };
+  }
+
+  /** Clean shutdown: delete SAs with the peers (bounded wait), stop workers, remove routes and the TUN. */
+  async stop(deleteWithPeers = true): Promise<void> {
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    if (deleteWithPeers && this.engine.sas().length) {
+      this.engine.shutdown();
+      for (let i = 0; i < 30 && this.engine.sas().length; i++) await new Promise((r) => setTimeout(r, 100));
+      for (const s of this.engine.sas()) this.engine.destroy(s, "daemon stopping");
+    }
+    await this.workers?.stop().catch(() => undefined);
+    for (const r of this.routes) this.route("del", r);
+    this.routes.clear();
+    await this.ike500?.close();
+    this.udp?.close();
+    this.tun?.close();
+  }
+}
