@@ -1,15 +1,29 @@
-// The embedded-default demo that runs without privileges: two gateways' data planes in one process,
-// SAs installed in both directions, generated IPv4/UDP traffic encapsulated by one, carried as
-// ESP-in-UDP datagrams over loopback, decapsulated and checked by the other.
-// (IKEv2 negotiation and the TUN/namespace demo arrive with the control-plane and gateway work.)
+// `wasm-ipsec demo`: as root, the namespace demo (src/demo/namespace-demo.ts: two gateway daemons, IKEv2,
+// traffic between hosts). Otherwise, or with --loopback, the embedded-default demo that runs without
+// privileges: two gateways' data planes in one process, SAs installed in both directions, generated
+// IPv4/UDP traffic encapsulated by one, carried as ESP-in-UDP datagrams over loopback, decapsulated and
+// checked by the other.
 import { createSocket } from "node:dgram";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { DataPlane } from "../dataplane/dataplane.js";
 import { cidr } from "../dataplane/selectors.js";
 import type { BackendName } from "../crypto/backend.js";
+import { namespaceDemoUnavailable, runNamespaceDemo } from "../demo/namespace-demo.js";
 
 export interface DemoOptions { backend: BackendName; packets: number; size: number; log: (s: string) => void }
+
+/** The namespace demo when it can run and `loopback` is not asked for; the loopback demo otherwise. */
+export async function runDemoCommand(o: DemoOptions & { loopback: boolean; megabytes: number }): Promise<number> {
+  if (!o.loopback) {
+    const why = namespaceDemoUnavailable();
+    if (!why) return runNamespaceDemo({ backend: o.backend, megabytes: o.megabytes, log: o.log });
+    o.log(`The namespace demo (two gateway daemons negotiating IKEv2, hosts talking through the tunnel) cannot run: ${why}.`);
+    o.log("Running the unprivileged loopback demo instead (two data planes in this process, static keys). " +
+      "For the full demo: sudo npm start\n");
+  }
+  return runDemo(o);
+}
 
 function udpPacket(src: number[], dst: number[], size: number, id: number): Uint8Array {
   const p = new Uint8Array(size);
