@@ -17,12 +17,15 @@
 //     workers = 1              # packet-processing worker threads, 1-256 (default 1)
 //     max_sas = 1024           # capacity of the SA database, inbound + outbound (default 1024)
 //     keylog = /path/file      # append IKE and ESP keys for Wireshark (default: none)
+//     retransmit_timeout = 4.0 # IKE retransmissions and so DPD, as strongswan.conf's charon.retransmit_*:
+//     retransmit_base = 1.8    #   timeout * base^n before retransmission n+1, seconds; a peer is given up
+//     retransmit_tries = 5     #   after `tries` retransmissions (defaults: strongSwan's, 165 s in all)
 //     tun {
 //       name = wipsec%d        # TUN device name, at most 15 bytes; %d numbers it (default wipsec%d)
 //       mtu = 1400             # 68-65535 (default: the kernel's)
 //     }
 //   }
-import type { AuthConfig, ChildConfig, ConnectionConfig, SharedSecret } from "../ike/config.js";
+import type { AuthConfig, ChildConfig, ConnectionConfig, EngineTimers, SharedSecret } from "../ike/config.js";
 import { parseProposal, lookupKeyword, isAeadEncr, type Proposal } from "../ike/crypto/transforms.js";
 import { ProposalError } from "../ike/crypto/errors.js";
 import { parseIdentity } from "../ike/identity.js";
@@ -66,6 +69,7 @@ export interface WasmIpsecSettings {
   workers: number;
   maxSas: number;
   keylog?: string;
+  timers?: Partial<EngineTimers>;
   tun: { name: string; mtu?: number };
 }
 
@@ -590,6 +594,12 @@ function mapSecrets(r: Report, v: SettingsView): SharedSecret[] {
 
 function mapWasmIpsec(r: Report, v: SettingsView): WasmIpsecSettings {
   const out: WasmIpsecSettings = { cryptoBackend: "wasm", workers: 1, maxSas: 1024, tun: { name: "wipsec%d" } };
+  // strongswan.conf takes these as floating-point numbers (charon.retransmit_timeout = 4.0).
+  const seconds = (set: (n: number) => void, min: number) => (v: string) => {
+    const n = /^\d{1,6}(\.\d{1,6})?$/.test(v) ? Number(v) : NaN;
+    if (!(n >= min)) throw new ValueError(`expected a decimal number of at least ${min}, like 4.0`);
+    set(n);
+  };
   applyKeys(r, v, "wasm-ipsec", {
     crypto_backend: choice(Object.fromEntries(BACKEND_NAMES.map((b) => [b, b])), (b: BackendName) => { out.cryptoBackend = b; }),
     auto_threshold: bytes((n) => { out.autoThreshold = n; }),
@@ -602,6 +612,9 @@ function mapWasmIpsec(r: Report, v: SettingsView): WasmIpsecSettings {
       out.maxSas = n;
     }),
     keylog: (s) => { out.keylog = s; },
+    retransmit_timeout: seconds((n) => { (out.timers ??= {}).retransmitTimeout = n; }, 0.01),
+    retransmit_base: seconds((n) => { (out.timers ??= {}).retransmitBase = n; }, 1),
+    retransmit_tries: uint((n) => { (out.timers ??= {}).retransmitTries = n; }, 100, "expected 0-100 retransmissions"),
   });
   for (const sub of v.sectionNames()) {
     if (sub !== "tun") { r.at(v.child(sub).position, `unknown section '${sub}' in wasm-ipsec${didYouMean(sub, ["tun"])}`); continue; }

@@ -49,13 +49,22 @@ function engineConnections(cfg: SwanctlConfig): ConnectionConfig[] {
   });
 }
 
-/** The SPD stops pointing at an SA before the SA is deleted: a worker must not meet a deleted SA. */
+/** How long a removed Child SA stays in the data plane (strongSwan keeps a rekeyed inbound SA for
+ *  charon.delete_rekeyed_delay, 5 s). */
+const REMOVE_GRACE_MS = 1000;
+
+/**
+ * Removing a Child SA under running workers: the SPD stops pointing at it at once, the SAs go a moment later.
+ * Meanwhile packets a worker resolved to the outbound SA just before are sent, and the peer's packets sent on the
+ * old inbound SA before it switched are accepted (a peer answering our DELETE before it switches, as our engine
+ * does, or packets still in a worker's batch).
+ */
 class GatewayInstaller extends DataPlaneInstaller {
   constructor(dp: DataPlane, private readonly beforeUninstall: (h: InstalledHandles) => void) { super(dp); }
 
   override uninstall(h: InstalledHandles): void {
     this.beforeUninstall(h);
-    super.uninstall(h);
+    setTimeout(() => super.uninstall(h), REMOVE_GRACE_MS).unref();
   }
 }
 
@@ -78,7 +87,8 @@ export class Gateway {
     this.dp = DataPlane.create({ maxSAs: s.maxSas, backend: o.backend ?? s.cryptoBackend, autoThreshold: s.autoThreshold });
     const transport: Transport = {
       send: (d, local, remote) => {
-        if (local.port === 500 && remote.port === 500) this.ike500.send(d, local, remote);
+        // Answer from the port the request came to: a peer's (or its NAT's) source port need not be 500.
+        if (local.port === 500) this.ike500.send(d, local, remote);
         else this.udp.sendControl(d, new SockAddr(remote.address, remote.port));
       },
       // RFC 3948 §4: a single 0xFF byte from the ESP-in-UDP socket keeps a NAT mapping alive.
@@ -86,7 +96,7 @@ export class Gateway {
     };
     const keylogPath = o.keylog ?? s.keylog;
     this.engine = new IkeEngine({
-      connections: engineConnections(o.config), secrets: o.config.secrets, transport,
+      connections: engineConnections(o.config), secrets: o.config.secrets, transport, timers: s.timers,
       installer: new GatewayInstaller(this.dp, (h) => this.syncPolicies(h)), log: o.log, keylog: keylogPath ? new KeyLog(keylogPath) : undefined,
     });
     // Every change of Child SAs changes the SPD and the routes.
@@ -113,7 +123,8 @@ export class Gateway {
   private async open(): Promise<void> {
     const s = this.cfg.wasmIpsec, log = this.o.log;
     this.tun = Tun.open(this.dp, { name: s.tun.name, mtu: s.tun.mtu ?? 1400 });
-    this.udp = UdpSocket.open(this.dp, { address: "::", port: 4500 });
+    // 4 MiB socket buffers: a burst of a TCP window must not overflow the ESP socket between batches.
+    this.udp = UdpSocket.open(this.dp, { address: "::", port: 4500, receiveBuffer: 4 << 20, sendBuffer: 4 << 20 });
     const addresses = [...new Set(this.cfg.connections.flatMap((c) => c.localAddrs).filter((a) => !a.startsWith("%") && !a.includes("/")))];
     this.ike500 = await IkeSocket.open({
       addresses: addresses.length ? addresses : ["0.0.0.0"], port: 500, nattPort: 0,
@@ -311,7 +322,8 @@ export class Gateway {
       spiI: hex16(s.spiI), spiR: hex16(s.spiR),
       localHost: s.local.address, localPort: s.local.port, localId: s.localId ? formatIdentity(s.localId) : "",
       remoteHost: s.remote.address, remotePort: s.remote.port, remoteId: s.remoteId ? formatIdentity(s.remoteId) : "",
-      natLocal: s.natLocal, natRemote: s.natRemote, algorithms: s.algs ? describeProposal(s.algs.proposal) : "",
+      // swanctl's nat-local: a NAT in front of us, not the one faked to force UDP encapsulation (nat-fake).
+      natLocal: s.natLocal && !s.natFake, natRemote: s.natRemote, algorithms: s.algs ? describeProposal(s.algs.proposal) : "",
       establishedSecondsAgo: s.establishedAt ? now - s.establishedAt : undefined,
       children: [...s.children.values()].map((c): ChildStatus => {
         const i = c.handles ? this.dp.sadb.stats(c.handles.in) : undefined, o = c.handles ? this.dp.sadb.stats(c.handles.out) : undefined;
