@@ -16,6 +16,13 @@
 // unaffected and MixColumns only needs its two row rotations conjugated by that permutation,
 // which are again single byte shuffles. Round keys 1..Nr-1 are stored pre-permuted to match, and
 // the last round applies the accumulated SR^Nr. That saves one shuffle per plane and round.
+//
+// aesCtr8Hash runs a GHASH table walk (ghash.ts, NOT constant-time) alongside, one block per
+// round: the walk is latency-bound and the circuit throughput-bound, so a block hashed there costs
+// about a third of one hashed alone. The AES computation never depends on that work and stays
+// constant-time; the GHASH lookups keep GHASH's own side-channel property.
+
+import { ghashMulHalves } from "./ghash";
 
 /** Bytes of one bitsliced round key: 8 planes × 16 bytes. */
 export const AES_RK_BYTES: i32 = 128;
@@ -31,6 +38,8 @@ export let out4: v128 = i64x2(0, 0);
 export let out5: v128 = i64x2(0, 0);
 export let out6: v128 = i64x2(0, 0);
 export let out7: v128 = i64x2(0, 0);
+/** Output of aesCtr8Hash: the GHASH state (a per-instance global too). */
+export let hashOut: v128 = i64x2(0, 0);
 
 // Two read-only round keys (0 and the 0x63 fold) that turn a 1-round encryption into plain
 // SubBytes; used by the key schedule for SubWord.
@@ -73,7 +82,10 @@ const SR2: usize = KEY_PERMUTATIONS + 32; // SR^-2 = SR^2
 @inline function xor(a: v128, b: v128): v128 { return v128.xor(a, b); }
 @inline function and(a: v128, b: v128): v128 { return v128.and(a, b); }
 /** Bit i of every byte of v, spread over its whole byte (0x00 or 0xFF): a bit-plane of v. */
-@inline function spread(v: v128, i: i32): v128 { return i8x16.shr_s(i8x16.shl(v, 7 - i), 7); }
+@inline function spread(v: v128, i: i32): v128 {
+  const bit = i8x16.splat(<i8>(<i32>1 << i)); // a compare, not byte shifts: WebAssembly's cost several instructions
+  return i8x16.eq(v128.and(v, bit), bit);
+}
 
 /**
  * Expand `key` (keyLen 16, 24 or 32 bytes) into bitsliced round keys at `rk`
@@ -136,6 +148,22 @@ export function aesWipeOutput(): void {
  * that out0 is right for any ctr.
  */
 export function aesCtr8(rk: usize, nr: i32, prefix01: u64, prefix2: u32, ctr: u32): void {
+  ctr8(rk, nr, prefix01, prefix2, ctr, false, 0, 0, 0, 0, 0);
+}
+
+/**
+ * aesCtr8, absorbing meanwhile `blocks` (at most nr) 16-byte blocks at `p` into the GHASH state
+ * whose halves are ylo and yhi, with the table at `tbl`, one block per round. The new GHASH state
+ * goes to hashOut.
+ */
+export function aesCtr8Hash(rk: usize, nr: i32, prefix01: u64, prefix2: u32, ctr: u32,
+  tbl: usize, ylo: u64, yhi: u64, p: usize, blocks: i32): void {
+  hashOut = ctr8(rk, nr, prefix01, prefix2, ctr, true, tbl, ylo, yhi, p, blocks);
+}
+
+/** Both of the above: `hash` is a constant at each call, so the unused GHASH code folds away. */
+@inline function ctr8(rk: usize, nr: i32, prefix01: u64, prefix2: u32, ctr: u32,
+  hash: bool, tbl: usize, ylo: u64, yhi: u64, p: usize, blocks: i32): v128 {
   // The blocks differ only in the low 3 bits of the counter (its last byte), so no transpose is
   // needed: plane i is the plane of block 0, plus, for i < 3, bit i of each block index j placed
   // at bit j of the last byte (0xaa, 0xcc, 0xf0).
@@ -152,6 +180,13 @@ export function aesCtr8(rk: usize, nr: i32, prefix01: u64, prefix2: u32, ctr: u3
   let round = 1;
   const last = rk + (<usize>nr << 7);
   while (true) {
+    if (hash && blocks > 0) { // the GHASH state stays in integer registers, free during AES
+      const m = ghashMulHalves(tbl, ylo ^ load<u64>(p), yhi ^ load<u64>(p, 8));
+      ylo = i64x2.extract_lane(m, 0);
+      yhi = i64x2.extract_lane(m, 1);
+      p += 16;
+      blocks--;
+    }
     // SubBytes: Boyar–Peralta circuit. u0 is the most significant bit (plane 7).
     const u0 = q7, u1 = q6, u2 = q5, u3 = q4, u4 = q3, u5 = q2, u6 = q1, u7 = q0;
     // Top linear layer.
@@ -246,4 +281,5 @@ export function aesCtr8(rk: usize, nr: i32, prefix01: u64, prefix2: u32, ctr: u3
   t = and(xor(i64x2.shr_u(b2, 4), b6), m4); b6 = xor(b6, t); b2 = xor(b2, i64x2.shl(t, 4));
   t = and(xor(i64x2.shr_u(b3, 4), b7), m4); b7 = xor(b7, t); b3 = xor(b3, i64x2.shl(t, 4));
   out0 = b0; out1 = b1; out2 = b2; out3 = b3; out4 = b4; out5 = b5; out6 = b6; out7 = b7;
+  return i64x2.replace_lane(i64x2.splat(ylo), 1, yhi);
 }

@@ -7,8 +7,13 @@
 // Counter blocks are encrypted 8 at a time (one bitsliced batch), batch k holding counters
 // 8k..8k+7. Counter 1 (J0, whose encryption masks the tag) rides in the first batch with counters
 // 2..7, so a packet of up to 96 bytes costs a single AES batch.
+//
+// GHASH's dependent table walk is hidden inside AES batches where the data allows (aesCtr8Hash):
+// sealing hashes each batch's ciphertext while the next batch's keystream is computed; opening
+// hashes ciphertext while the first two batches are computed (their keystream is kept in locals)
+// and the rest after, then verifies the whole tag before it decrypts anything, in a second pass.
 
-import { AES_SCHEDULE_BYTES, aesCtr8, aesExpandKey, aesWipeOutput, out0, out1, out2, out3, out4, out5, out6, out7 } from "./aes";
+import { AES_SCHEDULE_BYTES, aesCtr8, aesCtr8Hash, aesExpandKey, aesWipeOutput, hashOut, out0, out1, out2, out3, out4, out5, out6, out7 } from "./aes";
 import { GHASH_TABLE_BYTES, ghashBytes, ghashHalf, ghashInit, ghashMul, loadPartial, storePartial } from "./ghash";
 
 // Context layout (ctx is 16-byte aligned).
@@ -56,21 +61,20 @@ export function gcmSeal(ctx: usize, nonce: usize, aad: usize, aadLen: i32, data:
   const rk = ctx + RK_OFF;
   const tbl = ctx + TBL_OFF;
   const n01 = load<u64>(nonce), n2 = load<u32>(nonce, 8);
-  let y = hashAad(tbl, aad, aadLen);
-
-  aesCtr8(rk, nr, n01, n2, 0);
+  let y = firstBatch(rk, nr, n01, n2, tbl, aad, aadLen, data, 0); // the plaintext can't be hashed yet
   const mask = out1;
   let n = min(len, FIRST_BATCH_BYTES);
-  y = encryptAndHash(tbl, y, data, n, 2);
-  let done = n;
-  let ctr: u32 = 8;
-  while (done < len) {
-    aesCtr8(rk, nr, n01, n2, ctr);
+  let done = 0;
+  let ctr: u32 = 0;
+  while (n < len - done) {
+    // Not the last batch: encrypt it now, hash it while the next batch's keystream is computed.
+    applyKeystream(data + <usize>done, n, ctr == 0 ? 2 : 0);
     ctr += 8;
-    n = min(len - done, 128);
-    y = encryptAndHash(tbl, y, data + <usize>done, n, 0);
+    y = batchAndHash(rk, nr, n01, n2, ctr, tbl, y, data + <usize>done, n >> 4);
     done += n;
+    n = min(len - done, 128);
   }
+  y = encryptAndHash(tbl, y, data + <usize>done, n, ctr == 0 ? 2 : 0);
   y = ghashMul(tbl, v128.xor(y, lengthBlock(aadLen, len)));
   const t = v128.xor(y, mask);
   if (tagLen >= 16) v128.store(tag, t);
@@ -91,19 +95,34 @@ export function gcmOpen(ctx: usize, nonce: usize, aad: usize, aadLen: i32, data:
   const rk = ctx + RK_OFF;
   const tbl = ctx + TBL_OFF;
   const n01 = load<u64>(nonce), n2 = load<u32>(nonce, 8);
-  let y = ghashBytes(tbl, hashAad(tbl, aad, aadLen), data, len);
+  // Pass 1, GHASH: the first two batches of keystream are computed meanwhile and kept.
+  let hashed = aadLen < 16 ? min(len >> 4, nr) << 4 : 0; // ciphertext bytes hashed so far
+  let y = firstBatch(rk, nr, n01, n2, tbl, aad, aadLen, data, hashed >> 4);
+  const mask = out1, k2 = out2, k3 = out3, k4 = out4, k5 = out5, k6 = out6, k7 = out7;
+  if (len > FIRST_BATCH_BYTES) {
+    const blocks = min((len - hashed) >> 4, nr);
+    y = batch(rk, nr, n01, n2, 8, tbl, y, data + <usize>hashed, blocks);
+    hashed += blocks << 4;
+  }
+  y = ghashBytes(tbl, y, data + <usize>hashed, len - hashed);
   y = ghashMul(tbl, v128.xor(y, lengthBlock(aadLen, len)));
-
-  aesCtr8(rk, nr, n01, n2, 0); // tag mask and the keystream of the first 96 bytes
-  const expected = v128.xor(y, out1);
+  const expected = v128.xor(y, mask);
   const received = tagLen == 16 ? v128.load(tag) : loadPartial(tag, tagLen);
   const tagBytes = i8x16.lt_u(IOTA, i8x16.splat(<i8>tagLen));
   if (v128.any_true(v128.and(v128.xor(expected, received), tagBytes))) return false;
 
-  let n = min(len, FIRST_BATCH_BYTES);
-  applyKeystream(data, n, 2);
-  let done = n;
-  let ctr: u32 = 8;
+  // Pass 2, decryption.
+  applyBlock(data, len, k2);
+  applyBlock(data + 16, len - 16, k3);
+  applyBlock(data + 32, len - 32, k4);
+  applyBlock(data + 48, len - 48, k5);
+  applyBlock(data + 64, len - 64, k6);
+  applyBlock(data + 80, len - 80, k7);
+  if (len <= FIRST_BATCH_BYTES) return true;
+  let n = min(len - FIRST_BATCH_BYTES, 128);
+  applyKeystream(data + <usize>FIRST_BATCH_BYTES, n, 0); // the second batch, still in out0..out7
+  let done = FIRST_BATCH_BYTES + n;
+  let ctr: u32 = 16;
   while (done < len) {
     aesCtr8(rk, nr, n01, n2, ctr);
     ctr += 8;
@@ -114,10 +133,36 @@ export function gcmOpen(ctx: usize, nonce: usize, aad: usize, aadLen: i32, data:
   return true;
 }
 
-/** GHASH state after the AAD. ESP's usual 8-byte AAD fills only the first half of its block. */
-function hashAad(tbl: usize, aad: usize, aadLen: i32): v128 {
-  if (aadLen == 8) return ghashHalf(tbl, load<u64>(aad));
-  return ghashBytes(tbl, i64x2.splat(0), aad, aadLen);
+/**
+ * Compute the first batch (the tag mask and the first 96 bytes of keystream) and return the GHASH
+ * state after the AAD. Up to one whole block per AES round is hashed during the batch: of the AAD
+ * if it has any (GMAC), else the first `blocks` (<= nr) blocks at `data` (ESP's AAD is 8 or 12
+ * bytes), which are then hashed too.
+ */
+function firstBatch(rk: usize, nr: i32, n01: u64, n2: u32, tbl: usize, aad: usize, aadLen: i32,
+  data: usize, blocks: i32): v128 {
+  if (aadLen >= 16) {
+    const early = min(aadLen >> 4, nr);
+    const y = batchAndHash(rk, nr, n01, n2, 0, tbl, i64x2.splat(0), aad, early);
+    return ghashBytes(tbl, y, aad + (<usize>early << 4), aadLen - (early << 4));
+  }
+  const y = aadLen == 8 ? ghashHalf(tbl, load<u64>(aad)) : ghashBytes(tbl, i64x2.splat(0), aad, aadLen);
+  return batch(rk, nr, n01, n2, 0, tbl, y, data, blocks);
+}
+
+/** Batch `ctr` of keystream, hashing `blocks` (<= nr) blocks at p into y meanwhile; returns y. */
+@inline function batch(rk: usize, nr: i32, n01: u64, n2: u32, ctr: u32, tbl: usize, y: v128,
+  p: usize, blocks: i32): v128 {
+  if (blocks > 0) return batchAndHash(rk, nr, n01, n2, ctr, tbl, y, p, blocks);
+  aesCtr8(rk, nr, n01, n2, ctr); // the plain batch is faster
+  return y;
+}
+
+/** aesCtr8Hash for a GHASH state held as a vector; returns the new state. */
+@inline function batchAndHash(rk: usize, nr: i32, n01: u64, n2: u32, ctr: u32, tbl: usize, y: v128,
+  p: usize, blocks: i32): v128 {
+  aesCtr8Hash(rk, nr, n01, n2, ctr, tbl, i64x2.extract_lane(y, 0), i64x2.extract_lane(y, 1), p, blocks);
+  return hashOut;
 }
 
 /** The final GHASH block: bit lengths of AAD and data, 64-bit big-endian each. */
@@ -159,15 +204,16 @@ function applyKeystream(p: usize, n: i32, first: i32): void {
     return;
   }
   for (let i = first; n > 0; i++) {
-    const k = keystream(i);
-    if (n >= 16) {
-      v128.store(p, v128.xor(v128.load(p), k));
-    } else {
-      storePartial(p, n, v128.xor(loadPartial(p, n), k));
-    }
+    applyBlock(p, n, keystream(i));
     p += 16;
     n -= 16;
   }
+}
+
+/** XOR keystream block k into the first min(n, 16) bytes at p (none if n <= 0). */
+@inline function applyBlock(p: usize, n: i32, k: v128): void {
+  if (n >= 16) v128.store(p, v128.xor(v128.load(p), k));
+  else if (n > 0) storePartial(p, n, v128.xor(loadPartial(p, n), k));
 }
 
 function keystream(i: i32): v128 {
