@@ -32,4 +32,4 @@ export interface CryptoBackend {
 }
 
 /** Payload size from which node:crypto beats the WASM cipher on these machines (bench/esp.ts measures it). */
-export const DEFAULT_AUTO_THRESHOLD = 1792;
+export const DEFAULT_AUTO_THRESHOLD = 2856;
