@@ -1,6 +1,7 @@
 // The TypeScript mirror of the data plane's shared-memory layout. Every number is read from the WASM
 // module's exported constants, so the two sides cannot drift apart.
 import { constant, type RawExports } from "./wasm.js";
+import { parseAddress, type TrafficSelector } from "./selectors.js";
 
 /** Drop reasons in counter order; the index is the status code the data plane returns. */
 export const DROP_REASONS = [
@@ -37,4 +38,17 @@ export function readLayout(exports: RawExports): Layout {
   }
   if (out.NDROP !== DROP_REASONS.length) throw new Error("layout mismatch: NDROP");
   return out as Layout;
+}
+
+/** Encode a traffic selector in the 40-byte TS_* layout shared by SA records and SPD entries. The
+ *  caller has checked that both ends are of one address family. */
+export function writeSelector(L: Layout, u8: Uint8Array, dv: DataView, at: number, ts: TrafficSelector): void {
+  const lo = parseAddress(ts.start), hi = parseAddress(ts.end);
+  u8.fill(0, at, at + L.TS_SIZE);
+  u8[at + L.TS_VERSION] = lo.version;
+  u8[at + L.TS_PROTO] = ts.protocol ?? 0;
+  dv.setUint16(at + L.TS_PORT_LO, ts.portStart ?? 0, true);
+  dv.setUint16(at + L.TS_PORT_HI, ts.portEnd ?? 0xffff, true);
+  u8.set(lo.bytes, at + L.TS_ADDR_LO);
+  u8.set(hi.bytes, at + L.TS_ADDR_HI);
 }

@@ -2,7 +2,7 @@
 // offsets come from the WASM module (layout.ts); the data plane expands keys and publishes SPIs.
 // ESP SAs carry an AES-GCM key; AH SAs (RFC 4302) an integrity key for HMAC-SHA2 or AES-GMAC.
 import type { Layout, DropReason } from "./layout.js";
-import { DROP_REASONS } from "./layout.js";
+import { DROP_REASONS, writeSelector } from "./layout.js";
 import type { SharedViews } from "./memory.js";
 import type { RawExports } from "./wasm.js";
 import { parseAddress, type TrafficSelector } from "./selectors.js";
@@ -235,13 +235,7 @@ export class SaDatabase {
         const p = base + i * L.TS_SIZE;
         const lo = parseAddress(ts.start), hi = parseAddress(ts.end);
         if (lo.version !== hi.version) throw new SaError(`selector ${ts.start}-${ts.end} mixes IPv4 and IPv6`);
-        u8.fill(0, p, p + L.TS_SIZE);
-        u8[p + L.TS_VERSION] = lo.version;
-        u8[p + L.TS_PROTO] = ts.protocol ?? 0;
-        dv.setUint16(p + L.TS_PORT_LO, ts.portStart ?? 0, true);
-        dv.setUint16(p + L.TS_PORT_HI, ts.portEnd ?? 0xffff, true);
-        u8.set(lo.bytes, p + L.TS_ADDR_LO);
-        u8.set(hi.bytes, p + L.TS_ADDR_HI);
+        writeSelector(L, u8, dv, p, ts);
       });
     };
     write(sa + L.SA_TS, local);

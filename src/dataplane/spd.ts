@@ -3,6 +3,7 @@
 // run in WASM (assembly/spd.ts) inside the encapsulation batch call, for packets marked byPolicy().
 import type { DataPlane } from "./dataplane.js";
 import type { PacketBatch } from "./batch.js";
+import { writeSelector } from "./layout.js";
 import { formatAddress, parseAddress, type TrafficSelector } from "./selectors.js";
 
 export type PolicyAction = "protect" | "bypass" | "drop" | "trap";
@@ -179,15 +180,7 @@ export class Spd {
   }
 
   private writeSelector(at: number, ts: TrafficSelector): void {
-    const { L } = this.dp;
-    const { dv, u8 } = this.dp.views;
-    const lo = parseAddress(ts.start), hi = parseAddress(ts.end);
-    u8[at + L.TS_VERSION] = lo.version;
-    u8[at + L.TS_PROTO] = ts.protocol ?? 0;
-    dv.setUint16(at + L.TS_PORT_LO, ts.portStart ?? 0, true);
-    dv.setUint16(at + L.TS_PORT_HI, ts.portEnd ?? 0xffff, true);
-    u8.set(lo.bytes, at + L.TS_ADDR_LO);
-    u8.set(hi.bytes, at + L.TS_ADDR_HI);
+    writeSelector(this.dp.L, this.dp.views.u8, this.dp.views.dv, at, ts);
   }
 
   private readSelector(at: number): TrafficSelector {

@@ -1,6 +1,7 @@
 // IKEv2 encryption algorithms over node:crypto (OpenSSL): ENCR_AES_CBC (RFC 3602, RFC 7296 §3.3.2) and
 // ENCR_AES_GCM_8/12/16 (RFC 5282, RFC 4106 nonce layout: 4-byte salt from the keying material | 8-byte IV).
 import { createCipheriv, createDecipheriv } from "node:crypto";
+import { concatBytes } from "./bytes.js";
 
 export type AesKeyBits = 128 | 192 | 256;
 export type GcmIcvLength = 8 | 12 | 16;
@@ -46,23 +47,12 @@ export interface AeadCipher extends CipherBase {
 
 export type Cipher = CbcCipher | AeadCipher;
 
-/** Copies node's Buffers into one plain Uint8Array, so results never alias node's buffer pool. */
-function join(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
-
 export function aesCbc(keyBits: AesKeyBits): CbcCipher {
   const algorithm = `aes-${keyBits}-cbc`;
   const run = (decrypt: boolean, key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array => {
     const c = decrypt ? createDecipheriv(algorithm, key, iv) : createCipheriv(algorithm, key, iv);
     c.setAutoPadding(false); // IKE pads itself (RFC 7296 §3.14)
-    return join(c.update(data), c.final());
+    return concatBytes(c.update(data), c.final());
   };
   return {
     kind: "cbc",
@@ -83,7 +73,7 @@ const GCM_IDS: Record<GcmIcvLength, number> = { 8: ENCR_AES_GCM_8, 12: ENCR_AES_
 export function aesGcm(keyBits: AesKeyBits, icvLength: GcmIcvLength): AeadCipher {
   const algorithm = `aes-${keyBits}-gcm` as const;
   const keyLength = keyBits / 8;
-  const nonce = (keyMaterial: Uint8Array, iv: Uint8Array): Uint8Array => join(keyMaterial.subarray(keyLength), iv);
+  const nonce = (keyMaterial: Uint8Array, iv: Uint8Array): Uint8Array => concatBytes(keyMaterial.subarray(keyLength), iv);
   return {
     kind: "aead",
     id: GCM_IDS[icvLength],
@@ -101,7 +91,7 @@ export function aesGcm(keyBits: AesKeyBits, icvLength: GcmIcvLength): AeadCipher
         authTagLength: icvLength,
       });
       c.setAAD(aad);
-      return join(c.update(plaintext), c.final(), c.getAuthTag());
+      return concatBytes(c.update(plaintext), c.final(), c.getAuthTag());
     },
     open(keyMaterial, iv, aad, sealed) {
       const d = createDecipheriv(algorithm, keyMaterial.subarray(0, keyLength), nonce(keyMaterial, iv), {
@@ -111,7 +101,7 @@ export function aesGcm(keyBits: AesKeyBits, icvLength: GcmIcvLength): AeadCipher
       d.setAAD(aad);
       const head = d.update(sealed.subarray(0, sealed.length - icvLength));
       try {
-        return join(head, d.final()); // final() compares the tag in constant time (OpenSSL)
+        return concatBytes(head, d.final()); // final() compares the tag in constant time (OpenSSL)
       } catch {
         head.fill(0);
         return null;

@@ -5,6 +5,7 @@ import { IkeCryptoError } from "./errors.js";
 import type { Integ } from "./integ.js";
 import { prfPlus } from "./prf.js";
 import type { Prf } from "./prf.js";
+import { concatBytes } from "./bytes.js";
 
 /** The negotiated algorithms that determine key lengths. `integ` is absent for AEAD ciphers. */
 export interface KeySuite {
@@ -40,16 +41,6 @@ export interface ChildSaKeys {
   readonly responderToInitiator: ChildSaDirectionKeys;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
-
 /** Splits `material` into consecutive slices of the given lengths. */
 function split(material: Uint8Array, lengths: number[]): Uint8Array[] {
   let offset = 0;
@@ -65,7 +56,7 @@ function integKeyLength(suite: KeySuite): number {
 
 /** SKEYSEED = prf(Ni | Nr, g^ir) for the IKE_SA_INIT exchange (RFC 7296 §2.14). */
 export function skeyseed(prf: Prf, ni: Uint8Array, nr: Uint8Array, gir: Uint8Array): Uint8Array {
-  return prf.compute(concat(ni, nr), gir);
+  return prf.compute(concatBytes(ni, nr), gir);
 }
 
 /**
@@ -73,7 +64,7 @@ export function skeyseed(prf: Prf, ni: Uint8Array, nr: Uint8Array, gir: Uint8Arr
  * `prf` is the PRF of the old IKE SA, the one the rekeying exchange belongs to.
  */
 export function rekeySkeyseed(prf: Prf, oldSkD: Uint8Array, girNew: Uint8Array, ni: Uint8Array, nr: Uint8Array): Uint8Array {
-  return prf.compute(oldSkD, concat(girNew, ni, nr));
+  return prf.compute(oldSkD, concatBytes(girNew, ni, nr));
 }
 
 /**
@@ -95,7 +86,7 @@ export function deriveIkeSaKeys(
   const a = integKeyLength(suite);
   const e = suite.encr.keyMaterialLength;
   const lengths = [p, a, a, e, e, p, p];
-  const material = prfPlus(suite.prf, skeyseedValue, concat(ni, nr, spiI, spiR), lengths.reduce((x, y) => x + y));
+  const material = prfPlus(suite.prf, skeyseedValue, concatBytes(ni, nr, spiI, spiR), lengths.reduce((x, y) => x + y));
   const [skD, skAi, skAr, skEi, skEr, skPi, skPr] = split(material, lengths) as [
     Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array,
   ];
@@ -119,7 +110,7 @@ export function deriveChildSaKeys(
   const e = suite.encr.keyMaterialLength;
   const a = integKeyLength(suite);
   const lengths = [e, a, e, a];
-  const seed = girNew ? concat(girNew, ni, nr) : concat(ni, nr);
+  const seed = girNew ? concatBytes(girNew, ni, nr) : concatBytes(ni, nr);
   const material = prfPlus(prf, skD, seed, 2 * (e + a));
   const [ei, ai, er, ar] = split(material, lengths) as [Uint8Array, Uint8Array, Uint8Array, Uint8Array];
   material.fill(0);

@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { IkeCryptoError, SkPayloadError } from "./errors.js";
 import type { Integ } from "./integ.js";
 import type { KeySuite } from "./keys.js";
+import { concatBytes } from "./bytes.js";
 
 /** One direction's keys: SK_ei / SK_ai (initiator sends) or SK_er / SK_ar (responder sends). */
 export interface SkKeys {
@@ -16,16 +17,6 @@ export interface SkKeys {
   readonly encryptionKey: Uint8Array;
   /** Empty (or absent) with AES-GCM. */
   readonly integrityKey?: Uint8Array;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }
 
 /** The integrity algorithm a suite uses for the SK payload, after checking suite and key sizes. */
@@ -76,10 +67,10 @@ export function sealSk(suite: KeySuite, keys: SkKeys, aad: Uint8Array, plaintext
   padded.set(plaintext);
   padded[padded.length - 1] = padded.length - plaintext.length - 1;
   if (encr.kind === "aead") {
-    return concat(iv, encr.seal(keys.encryptionKey, iv, aad, padded));
+    return concatBytes(iv, encr.seal(keys.encryptionKey, iv, aad, padded));
   }
-  const ivAndCiphertext = concat(iv, encr.encrypt(keys.encryptionKey, iv, padded));
-  return concat(ivAndCiphertext, integ!.compute(keys.integrityKey!, concat(aad, ivAndCiphertext)));
+  const ivAndCiphertext = concatBytes(iv, encr.encrypt(keys.encryptionKey, iv, padded));
+  return concatBytes(ivAndCiphertext, integ!.compute(keys.integrityKey!, concatBytes(aad, ivAndCiphertext)));
 }
 
 /**
@@ -108,7 +99,7 @@ export function openSk(suite: KeySuite, keys: SkKeys, aad: Uint8Array, body: Uin
     padded = opened;
   } else {
     const signed = body.subarray(0, body.length - icv);
-    if (!integ!.verify(keys.integrityKey!, concat(aad, signed), body.subarray(body.length - icv))) {
+    if (!integ!.verify(keys.integrityKey!, concatBytes(aad, signed), body.subarray(body.length - icv))) {
       throw new SkPayloadError("AUTH_FAILED", "SK payload integrity checksum does not verify");
     }
     padded = encr.decrypt(keys.encryptionKey, iv, ciphertext);
