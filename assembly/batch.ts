@@ -24,9 +24,11 @@ export function espEncapBatch(desc: usize, n: i32, cryptoLimit: u32): i32 {
 /** Decapsulate n packets. Returns how many are left ST_NEED_CRYPTO (then call espDecapFinish). */
 export function espDecapBatch(desc: usize, n: i32, cryptoLimit: u32): i32 {
   let need = 0;
+  let hint: u32 = 0xffffffff; // the SA the previous packet matched
   for (let i = 0; i < n; i++) {
     const d = desc + <usize>i * DESC_SIZE;
-    const st = decapPrepare(d, cryptoLimit);
+    const st = decapPrepare(d, cryptoLimit, hint);
+    hint = load<u32>(d + D_SA);
     store<u32>(d + D_STATUS, st);
     if (st == ST_NEED_CRYPTO) need++;
   }

@@ -12,7 +12,7 @@ import {
   DROP_BAD_NEXT_HEADER, DROP_POLICY,
 } from "./status";
 import { saLookup } from "./sadb";
-import { replayInfer, replayCheck, replayUpdate } from "./replay";
+import { inferSeq, checkSeq, updateSeq } from "./replay";
 import { gcmSeal, gcmOpen } from "./crypto/gcm";
 import { account, fail, nextSeq, replayReason } from "./sa";
 import { be16, innerLength, policyAllows, transportHeaderLen, writeTransportHeader } from "./ip";
@@ -122,18 +122,27 @@ export function encapPrepare(d: usize, cryptoLimit: u32): u32 {
 }
 
 /** Decapsulation up to the cipher: SPI lookup, lengths, anti-replay pre-check; then, below
- *  cryptoLimit, ICV verification and decryption here followed by decapFinish. */
-export function decapPrepare(d: usize, cryptoLimit: u32): u32 {
+ *  cryptoLimit, ICV verification and decryption here followed by the rest of decapsulation.
+ *  `hint` is the handle the previous packet of the batch matched (or 0xffffffff): consecutive
+ *  packets mostly share an SA, and its record is checked to still hold this SPI before it is used. */
+export function decapPrepare(d: usize, cryptoLimit: u32, hint: u32): u32 {
   const pkt = <usize>load<u32>(d + D_IN_OFF);
   const len = load<u32>(d + D_IN_LEN);
   store<u32>(d + D_SA, 0xffffffff);
   if (len < 8) return fail(0, DROP_TOO_SHORT);
-  const spi = bswap<u32>(load<u32>(pkt));
-  const h = saLookup(spi);
-  if (h < 0) return fail(0, DROP_UNKNOWN_SPI);
-  const sa = saPtr(<u32>h);
+  const spiBE = load<u32>(pkt);
+  const spi = bswap<u32>(spiBE);
+  let h = <i32>hint;
+  let sa = saPtr(hint);
+  // Same as saLookup: SPIs of active inbound SAs are unique, and the hint came from the table in this batch.
+  if (sa == 0 || load<u32>(sa + SA_SPI) != spi || (load<u32>(sa + SA_FLAGS) & SAF_OUTBOUND) != 0) {
+    h = saLookup(spi);
+    if (h < 0) return fail(0, DROP_UNKNOWN_SPI);
+    sa = saPtr(<u32>h);
+  }
+  const flags = load<u32>(sa + SA_FLAGS);
   // Deleted meanwhile, or an AH SA (SPIs are unique across both protocols): no ESP SA has this SPI.
-  if (atomic.load<u32>(sa + SA_STATE) != 1 || (load<u32>(sa + SA_FLAGS) & SAF_AH) != 0) return fail(0, DROP_UNKNOWN_SPI);
+  if (atomic.load<u32>(sa + SA_STATE) != 1 || (flags & SAF_AH) != 0) return fail(0, DROP_UNKNOWN_SPI);
   store<u32>(d + D_SA, <u32>h);
   if ((load<u32>(sa + SA_EXPIRE) & EXP_HARD) != 0) return fail(sa, DROP_EXPIRED);
   const icv = load<u32>(sa + SA_ICV_LEN);
@@ -141,22 +150,21 @@ export function decapPrepare(d: usize, cryptoLimit: u32): u32 {
   const ctLen = len - ESP_HDR - icv;
   if ((ctLen & 3) != 0) return fail(sa, DROP_MALFORMED);
 
-  const seqLow = bswap<u32>(load<u32>(pkt, 4));
-  const seq = replayInfer(sa + SA_REPLAY, seqLow);
-  const r = replayCheck(sa + SA_REPLAY, seq);
+  const seqBE = load<u32>(pkt, 4);
+  const seq = inferSeq(sa + SA_REPLAY, bswap<u32>(seqBE));
+  const r = checkSeq(sa + SA_REPLAY, seq);
   if (r != 0) return fail(sa, replayReason(r));
 
-  const flags = load<u32>(sa + SA_FLAGS);
   store<u32>(d + D_NONCE, load<u32>(sa + SA_SALT));
   store<u64>(d + D_NONCE + 4, load<u64>(pkt, 8));
   let aadLen: i32 = 8;
-  store<u32>(d + D_AAD, load<u32>(pkt));
+  store<u32>(d + D_AAD, spiBE);
   if ((flags & SAF_ESN) != 0) {
     store<u32>(d + D_AAD + 4, bswap<u32>(<u32>(seq >> 32)));
-    store<u32>(d + D_AAD + 8, load<u32>(pkt, 4));
+    store<u32>(d + D_AAD + 8, seqBE);
     aadLen = 12;
   } else {
-    store<u32>(d + D_AAD + 4, load<u32>(pkt, 4));
+    store<u32>(d + D_AAD + 4, seqBE);
   }
   store<u32>(d + D_AAD_LEN, aadLen);
   const ct = pkt + ESP_HDR;
@@ -166,7 +174,7 @@ export function decapPrepare(d: usize, cryptoLimit: u32): u32 {
   if (!gcmOpen(sa + SA_GCM, d + D_NONCE, d + D_AAD, aadLen, ct, <i32>ctLen, ct + ctLen, <i32>icv)) {
     return fail(sa, DROP_AUTH_FAILED);
   }
-  return decapFinish(d, sa);
+  return finish(d, sa, flags, seq, ct, ctLen);
 }
 
 /** Decapsulation after the ICV verified and the payload was decrypted in place. */
@@ -176,11 +184,15 @@ export function decapFinish(d: usize, sa: usize): u32 {
   const seq: u64 = (flags & SAF_ESN) != 0
     ? (<u64>bswap<u32>(load<u32>(d + D_AAD + 4)) << 32) | <u64>bswap<u32>(load<u32>(d + D_AAD + 8))
     : <u64>bswap<u32>(load<u32>(d + D_AAD + 4));
-  const r = replayUpdate(sa + SA_REPLAY, seq); // only now, after the ICV (RFC 4303 §3.4.3)
+  return finish(d, sa, flags, seq, <usize>load<u32>(d + D_DATA_OFF), load<u32>(d + D_DATA_LEN));
+}
+
+// Inlined into decapPrepare, which already holds the SA flags, sequence number and payload.
+// @ts-ignore: decorator
+@inline function finish(d: usize, sa: usize, flags: u32, seq: u64, ct: usize, ctLen: u32): u32 {
+  const r = updateSeq(sa + SA_REPLAY, seq); // only now, after the ICV (RFC 4303 §3.4.3)
   if (r != 0) return fail(sa, replayReason(r));
 
-  const ct = <usize>load<u32>(d + D_DATA_OFF);
-  const ctLen = load<u32>(d + D_DATA_LEN);
   const padLen = <u32>load<u8>(ct + ctLen - 2);
   const nh = <u32>load<u8>(ct + ctLen - 1);
   if (padLen + 2 > ctLen) return fail(sa, DROP_BAD_PADDING);
