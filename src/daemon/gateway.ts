@@ -23,7 +23,7 @@ import { resolveSelectors } from "../config/selectors.js";
 import type { SwanctlConfig } from "../config/swanctl.js";
 import type { BackendName } from "../crypto/backend.js";
 import type { Command, IkeStatus, ConnStatus, ChildStatus } from "../control/protocol.js";
-import { trapPolicies, protectPolicies, rangeToPrefixes, type TrapRef } from "./policies.js";
+import { trapPolicies, protectPolicies, rangeToPrefixes, ikeAddresses, type TrapRef } from "./policies.js";
 
 export interface GatewayOptions {
   config: SwanctlConfig;
@@ -36,12 +36,13 @@ export interface GatewayOptions {
 
 const hex8 = (n: number) => (n >>> 0).toString(16).padStart(8, "0");
 const hex16 = (n: bigint) => n.toString(16).padStart(16, "0");
+/** Counters for JSON output (bigint does not serialize). */
+const str = (d: Partial<Record<string, bigint>>) => Object.fromEntries(Object.entries(d).map(([k, v]) => [k, String(v)]));
 
 /** Engine connections from swanctl's: dynamic selectors resolved with the connection's own addresses. */
 function engineConnections(cfg: SwanctlConfig): ConnectionConfig[] {
   return cfg.connections.map((c) => {
-    const local = c.localAddrs.find((a) => !a.startsWith("%")) ?? "0.0.0.0";
-    const remote = c.remoteAddrs.find((a) => !a.startsWith("%") && !a.includes("/")) ?? "0.0.0.0";
+    const { local, remote } = ikeAddresses(c);
     return {
       ...c, encap: true, // our data plane speaks ESP-in-UDP only (like strongSwan's kernel-libipsec)
       children: c.children.map((ch) => ({ ...ch, localTs: resolveSelectors(ch.localTs, local), remoteTs: resolveSelectors(ch.remoteTs, remote) })),
@@ -316,7 +317,6 @@ export class Gateway {
 
   listSas(ike?: string): IkeStatus[] {
     const now = this.engine.clock.now();
-    const str = (d: Partial<Record<string, bigint>>) => Object.fromEntries(Object.entries(d).map(([k, v]) => [k, String(v)]));
     return this.engine.sas().filter((s) => !ike || s.conn.name === ike).map((s) => ({
       name: s.conn.name, uniqueId: s.uniqueId, state: s.state, version: 2 as const, initiator: s.initiator,
       spiI: hex16(s.spiI), spiR: hex16(s.spiR),
@@ -343,7 +343,6 @@ export class Gateway {
   }
 
   async stats(): Promise<unknown> {
-    const str = (d: Partial<Record<string, bigint>>) => Object.fromEntries(Object.entries(d).map(([k, v]) => [k, String(v)]));
     return {
       ike: this.engine.stats, ikeSocket: this.ike500.stats, workers: await this.workers.stats(),
       dataPlane: { globalDrops: str(this.dp.sadb.globalDrops()), sas: this.dp.sadb.size, spdNoMatch: String(this.dp.spd.noMatch), memoryBytes: this.dp.memoryBytes },

@@ -14,13 +14,20 @@ export const PROTECT_BASE = 1 << 20;
 
 export interface TrapRef { conn: string; child: string }
 
+/** A connection's own and peer address as selectors' `dynamic` means them: the first concrete entries. */
+export function ikeAddresses(c: Pick<SwanctlConnection, "localAddrs" | "remoteAddrs">): { local: string; remote: string } {
+  return {
+    local: c.localAddrs.find((a) => !a.startsWith("%")) ?? "0.0.0.0",
+    remote: c.remoteAddrs.find((a) => !a.startsWith("%") && !a.includes("/")) ?? "0.0.0.0",
+  };
+}
+
 export function trapPolicies(conns: readonly SwanctlConnection[]): { policies: Policy[]; traps: Map<number, TrapRef> } {
   const policies: Policy[] = [];
   const traps = new Map<number, TrapRef>();
   let id = 1;
   for (const c of conns) {
-    const local = c.localAddrs.find((a) => !a.startsWith("%")) ?? "0.0.0.0";
-    const remote = c.remoteAddrs.find((a) => !a.startsWith("%") && !a.includes("/")) ?? "0.0.0.0";
+    const { local, remote } = ikeAddresses(c);
     for (const ch of c.children) {
       const pid = id++;
       if (ch.startAction !== "trap") continue;

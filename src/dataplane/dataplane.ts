@@ -1,6 +1,6 @@
 // The data plane as the control plane and the I/O workers see it: one shared WebAssembly.Memory holding
 // the SA database and the batch buffers, the WASM instance that processes batches, and the crypto backend.
-import { createMemory, instantiate, compileDataPlane, PAGE, type RawExports } from "./wasm.js";
+import { createMemory, instantiate, compileDataPlane, type RawExports } from "./wasm.js";
 import { readLayout, type Layout } from "./layout.js";
 import { SharedViews } from "./memory.js";
 import { SaDatabase } from "./sadb.js";
@@ -94,5 +94,4 @@ export class DataPlane {
 
   /** Bytes of shared memory in use (layout + arenas). */
   get memoryBytes(): number { return this.memory.buffer.byteLength; }
-  static get pageSize(): number { return PAGE; }
 }
