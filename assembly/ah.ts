@@ -18,12 +18,13 @@
 import {
   saPtr, SA_STATE, SA_SPI, SA_FLAGS, SA_ICV_LEN, SA_SALT, SA_EXPIRE, SA_REPLAY, SA_INTEG, SA_AUTH, SA_AF,
   SA_LOCAL_ADDR, SA_REMOTE_ADDR, SAF_OUTBOUND, SAF_TUNNEL, SAF_ESN, SAF_AH, EXP_HARD, INTEG_AES_GMAC,
+  D_AH_SCRATCH,
 } from "./layout";
 import {
   ST_OK, DROP_BAD_SA, DROP_EXPIRED, DROP_MALFORMED, DROP_UNSUPPORTED, DROP_NO_ROOM, DROP_SEQ_EXHAUSTED,
   DROP_TOO_SHORT, DROP_UNKNOWN_SPI, DROP_AUTH_FAILED, DROP_BAD_NEXT_HEADER, DROP_POLICY,
 } from "./status";
-import { D_IN_OFF, D_IN_LEN, D_SA, D_OUT_OFF, D_OUT_LEN, D_DATA_OFF, D_ROOM } from "./esp";
+import { D_IN_OFF, D_IN_LEN, D_SA, D_OUT_OFF, D_OUT_LEN, D_ROOM } from "./esp";
 import { saLookup } from "./sadb";
 import { replayInfer, replayCheck, replayUpdate } from "./replay";
 import { account, fail, nextSeq, replayReason } from "./sa";
@@ -38,10 +39,11 @@ const GMAC_TAG: u32 = 16;
 const OUTER_TTL: u8 = 64;
 const OPT_LSRR: u32 = 131, OPT_SSRR: u32 = 137; // IPv4 loose / strict source route
 
-// AH keeps its per-packet crypto scratch in the descriptor bytes ESP's crypto job uses (24..59).
-const D_AH_ICV: usize = <usize>D_DATA_OFF;         // HMAC: the received ICV (up to 32 bytes)
-const D_AH_NONCE: usize = <usize>D_DATA_OFF;       // GMAC: salt ‖ IV (12 bytes)
-const D_AH_TAG: usize = <usize>D_DATA_OFF + 12;    // GMAC: the tag, received or computed (16 bytes)
+// AH keeps its per-packet crypto scratch in descriptor bytes ESP's crypto job uses, clear of the SPD's
+// D_POLICY (layout.ts).
+const D_AH_ICV: usize = <usize>D_AH_SCRATCH;       // HMAC: the received ICV (up to 32 bytes)
+const D_AH_NONCE: usize = <usize>D_AH_SCRATCH;     // GMAC: salt ‖ IV (12 bytes)
+const D_AH_TAG: usize = <usize>D_AH_SCRATCH + 12;  // GMAC: the tag, received or computed (16 bytes)
 
 /** Length of the AH header with its ICV, padded to 32 bits (IPv4) or 64 bits (IPv6) (RFC 4302 §2.6). */
 function ahLength(integ: u32, icv: u32, version: u32): u32 {

@@ -16,7 +16,6 @@ import { inferSeq, checkSeq, updateSeq } from "./replay";
 import { gcmSeal, gcmOpen } from "./crypto/gcm";
 import { account, fail, nextSeq, replayReason } from "./sa";
 import { be16, innerLength, policyAllows, transportHeaderLen, writeTransportHeader } from "./ip";
-import { SA_BY_POLICY, spdResolve } from "./spd";
 
 // ---- batch descriptor, one per packet (64 bytes) ----
 export const DESC_SIZE: i32 = 64;
@@ -37,10 +36,6 @@ export const ESP_HDR: u32 = 16;    // SPI, sequence number, 8-byte IV
 
 /** Encapsulation up to the cipher. Returns ST_OK (sealed here), ST_NEED_CRYPTO or a drop reason. */
 export function encapPrepare(d: usize, cryptoLimit: u32): u32 {
-  if (load<u32>(d + D_SA) == SA_BY_POLICY) { // outbound SPD decides: the SA, or BYPASS/TRAP/DROP
-    const r = spdResolve(d);
-    if (r != ST_OK) return r;
-  }
   const sa = saPtr(load<u32>(d + D_SA));
   if (sa == 0 || atomic.load<u32>(sa + SA_STATE) != 1) return fail(0, DROP_BAD_SA);
   const flags = load<u32>(sa + SA_FLAGS);

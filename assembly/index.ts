@@ -11,7 +11,7 @@ export {
   SA_DROPS, SA_AF, SA_LOCAL_PORT, SA_REMOTE_PORT, SA_LOCAL_ADDR, SA_REMOTE_ADDR, SA_TS, TS_MAX, TS_SIZE,
   TS_VERSION, TS_PROTO, TS_PORT_LO, TS_PORT_HI, TS_ADDR_LO, TS_ADDR_HI, SA_KEY, SA_REPLAY, SA_GCM, SA_SIZE,
   SA_INTEG, SA_AUTH, SA_AUTH_KEY, SAF_OUTBOUND, SAF_TUNNEL, SAF_ESN, SAF_UDP_ENCAP, SAF_AH, EXP_SOFT, EXP_HARD, EXP_SEQ,
-  INTEG_HMAC_SHA256, INTEG_HMAC_SHA384, INTEG_HMAC_SHA512, INTEG_AES_GMAC,
+  INTEG_HMAC_SHA256, INTEG_HMAC_SHA384, INTEG_HMAC_SHA512, INTEG_AES_GMAC, D_AH_SCRATCH,
   layoutBase, saAddress, dpLayoutEnd, dpFormat, dpAttach,
 } from "./layout";
 export { saActivate, saDelete, saLookup, saCapacity } from "./sadb";
@@ -19,7 +19,7 @@ export {
   DESC_SIZE, D_IN_OFF, D_IN_LEN, D_SA, D_STATUS, D_OUT_OFF, D_OUT_LEN, D_DATA_OFF, D_DATA_LEN, D_NONCE,
   D_AAD_LEN, D_AAD, D_ROOM, ESP_HDR,
 } from "./esp";
-export { espEncapBatch, espDecapBatch, espDecapFinish, ahEncapBatch, ahDecapBatch } from "./batch";
+export { encapBatch, espDecapBatch, espDecapFinish, ahEncapBatch, ahDecapBatch } from "./batch";
 export {
   SA_BY_POLICY, SPD_NONE, D_POLICY, PA_PROTECT, PA_BYPASS, PA_DROP, PA_TRAP, SPD_CAPACITY, SPD_ACTIVE, SPD_COUNT,
   SPD_NOMATCH, SPD_HDR_SIZE, SPE_ID, SPE_ACTION, SPE_SA, SPE_PRIORITY, SPE_LOCAL, SPE_REMOTE, SPE_SIZE,

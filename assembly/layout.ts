@@ -72,6 +72,14 @@ export const SA_AUTH: i32 = SA_GCM;
 export const SA_AUTH_KEY: i32 = SA_AUTH + HMAC_CTX_SIZE;
 export const AUTH_KEY_MAX: i32 = 64;     // bytes at SA_AUTH_KEY: the longest RFC 4868 key (HMAC-SHA-512)
 
+// ---- batch descriptor: the fields beyond ESP's (esp.ts defines DESC_SIZE and D_IN_OFF..D_ROOM) ----
+// Bytes 24..59 are ESP's crypto job (D_DATA_OFF..D_AAD). A packet ESP does not encrypt reuses them, each use
+// in bytes of its own, so no step's output is another's scratch: the SPD's verdict stays readable however
+// the packet ends, and AH's scratch cannot clobber it.
+export const D_POLICY: i32 = 24;     // out (spd.ts): id of the policy behind BYPASS/TRAP/DROP, or SPD_NONE
+export const D_AH_SCRATCH: i32 = 28; // AH (ah.ts), up to esp.ts's D_ROOM (60): the received ICV (HMAC,
+                                     // ≤ 32 bytes) or the GMAC nonce ‖ tag (28)
+
 // SA_FLAGS bits
 export const SAF_OUTBOUND: u32 = 1;
 export const SAF_TUNNEL: u32 = 2;

@@ -9,7 +9,7 @@
 // A reader still scanning a table when it is rewritten two updates later is caught by that table's
 // sequence counter (odd while written) and retries, so a lookup never mixes two versions. The SA handle
 // of an entry may change in place (rekey): a single aligned u32 store, atomic for readers.
-import { gBase, HDR_SPD, countGlobal, TS_SIZE } from "./layout";
+import { gBase, HDR_SPD, countGlobal, TS_SIZE, D_POLICY } from "./layout";
 import { tsMatches, portOf, be16 } from "./ip";
 import { D_IN_OFF, D_IN_LEN, D_SA, D_OUT_OFF, D_OUT_LEN } from "./esp";
 import { ST_OK, ST_BYPASS, ST_TRAP, DROP_POLICY, DROP_MALFORMED } from "./status";
@@ -18,10 +18,8 @@ import { ST_OK, ST_BYPASS, ST_TRAP, DROP_POLICY, DROP_MALFORMED } from "./status
 export const SA_BY_POLICY: u32 = 0xffffffff;
 /** No policy (D_POLICY after a lookup that matched nothing) / no SA (SPE_SA of a trap not yet negotiated). */
 export const SPD_NONE: u32 = 0xffffffff;
-/** Out: the id of the policy that decided a BYPASS, TRAP or DROP (SPD_NONE: no entry matched). It is
- *  esp.ts's D_AAD field (48), unused by packets that are not encrypted; a literal because the two modules
- *  import each other. */
-export const D_POLICY: i32 = 48;
+/** Out: the id of the policy that decided a BYPASS, TRAP or DROP (SPD_NONE: no entry matched); see layout.ts. */
+export { D_POLICY };
 
 export const PA_PROTECT: u32 = 1; // encapsulate with SPE_SA
 export const PA_BYPASS: u32 = 2;  // ST_BYPASS: left to the caller, to pass in the clear

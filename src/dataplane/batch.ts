@@ -1,8 +1,8 @@
 // A batch of packets in WASM memory: descriptors plus fixed-size slots with head- and tailroom, so
 // ESP and AH encapsulation happen in place. The I/O layer writes packets straight into slotOffset(i) (or
 // push() copies one in); encap()/decap() is ONE data-plane call for the whole batch, plus, only for
-// JavaScript crypto backends, a pass over the packets they handle. ahEncap()/ahDecap() are one call each:
-// AH runs entirely in WASM (the crypto backends are ESP-only).
+// JavaScript crypto backends, a pass over the packets they handle. encap() takes ESP and AH SAs mixed;
+// ahEncap()/ahDecap() are one call each: AH runs entirely in WASM (the crypto backends are ESP-only).
 import type { DataPlane } from "./dataplane.js";
 import type { CipherJob } from "../crypto/backend.js";
 
@@ -15,18 +15,28 @@ export const TAILROOM = 64;
 
 export interface PacketResult { status: number; offset: number; length: number; sa: number }
 
+/** recvmmsg()/sendmmsg() take at most UIO_MAXIOV (1024) messages; the encap call's result counts in 16 bits. */
+export const MAX_BATCH = 1024;
+
 export class PacketBatch {
   readonly descOff: number;
   readonly slotsOff: number;
   count = 0;
+  /** After encap(): packets ahStart..count-1 are AH outputs (ST_OK, whole IP packets for the raw socket),
+   *  the packets before it everything else (ESP outputs and every other status). */
+  ahStart = 0;
+  private readonly scratchOff: number;
   private readonly job: CipherJob;
 
   constructor(private readonly dp: DataPlane, readonly capacity: number, readonly slotSize = 2048) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError("batch capacity must be ≥ 1");
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_BATCH) {
+      throw new RangeError(`batch capacity must be an integer in 1..${MAX_BATCH}, got ${capacity}`);
+    }
     if (slotSize < HEADROOM + TAILROOM + 64 || slotSize % 64 !== 0 || slotSize > 65536 + HEADROOM + TAILROOM) {
       throw new RangeError(`slot size ${slotSize} must be a multiple of 64 in ${HEADROOM + TAILROOM + 64}..${65536 + HEADROOM + TAILROOM}`);
     }
     this.descOff = dp.allocate(capacity * dp.L.DESC_SIZE);
+    this.scratchOff = dp.allocate(capacity * dp.L.DESC_SIZE);
     this.slotsOff = dp.allocate(capacity * slotSize);
     this.job = { mem: dp.views.u8, gcmCtx: 0, keyOff: 0, keyLen: 0, nonceOff: 0, aadOff: 0, aadLen: 0, dataOff: 0, dataLen: 0, icvLen: 0 };
   }
@@ -37,7 +47,7 @@ export class PacketBatch {
   /** Where packet i's bytes start in memory (the I/O layer reads into here). */
   slotOffset(i: number): number { return this.slotsOff + i * this.slotSize + HEADROOM; }
 
-  clear(): void { this.count = 0; }
+  clear(): void { this.count = 0; this.ahStart = 0; }
 
   /** Describe packet i, already written at slotOffset(i). `sa` is the outbound SA handle (encap). */
   set(i: number, length: number, sa = 0): void {
@@ -60,12 +70,14 @@ export class PacketBatch {
     return i;
   }
 
-  /** ESP-encapsulate packets 0..count-1. Returns the number that succeeded. */
+  /** Encapsulate packets 0..count-1, each with ESP or AH as its SA says (SA_BY_POLICY: the SPD's choice).
+   *  Reorders the descriptors when there are AH outputs: see ahStart. Returns the number that succeeded. */
   encap(): number {
     const { dp } = this;
     const backend = dp.backend;
-    const need = dp.ex.espEncapBatch(this.descOff, this.count, backend.wasmBelow) as number;
-    if (need > 0) this.runJs((j) => { backend.seal(j); return true; }, dp.L.ST_OK, dp.L.ST_OK);
+    const r = dp.ex.encapBatch(this.descOff, this.count, backend.wasmBelow, this.scratchOff) as number;
+    this.ahStart = this.count - (r >>> 16);
+    if ((r & 0xffff) > 0) this.runJs((j) => { backend.seal(j); return true; }, dp.L.ST_OK, dp.L.ST_OK);
     return this.countOk();
   }
 
@@ -81,9 +93,9 @@ export class PacketBatch {
     return this.countOk();
   }
 
-  /** AH-encapsulate packets 0..count-1 (IP packets; `sa` an outbound AH SA). Each output is a complete IP
-   *  packet, outer header included, for a raw IP socket (protocol 51, IP_HDRINCL). Returns the number that
-   *  succeeded. */
+  /** AH-encapsulate packets 0..count-1 in place (IP packets; `sa` an outbound AH SA, no SPD). Each output
+   *  is a complete IP packet, outer header included, for a raw IP socket (protocol 51, IP_HDRINCL). Returns
+   *  the number that succeeded. */
   ahEncap(): number {
     return this.dp.ex.ahEncapBatch(this.descOff, this.count) as number;
   }

@@ -11,11 +11,13 @@ import { cidr } from "../dataplane/selectors.js";
 import type { BackendName } from "../crypto/index.js";
 import { Tun } from "../io/tun.js";
 import { UdpSocket } from "../io/udp.js";
+import { RawAh, type RawAhOptions } from "../io/raw.js";
 import { DataPlaneWorkers, type GatewayStats } from "./workers.js";
 
-export interface StaticSa extends Omit<SaParams, "key" | "salt" | "localTs" | "remoteTs"> {
-  key: string;                 // hex
-  salt: string;                // hex
+export interface StaticSa extends Omit<SaParams, "key" | "salt" | "integrityKey" | "localTs" | "remoteTs"> {
+  key?: string;                // hex (ESP)
+  salt?: string;               // hex (ESP)
+  integrityKey?: string;       // hex (AH)
   localTs?: string[];          // CIDR prefixes
   remoteTs?: string[];
 }
@@ -33,6 +35,8 @@ export interface StaticPolicy {
 export interface StaticConfig {
   tun: { name?: string; mtu?: number; addresses?: string[]; routes?: string[] };
   udp?: { address?: string; port?: number; receiveBuffer?: number; sendBuffer?: number };
+  /** The raw AH sockets, opened when an SA uses AH. */
+  ah?: Pick<RawAhOptions, "receiveBuffer" | "sendBuffer" | "mark">;
   sas: StaticSa[];
   policies: StaticPolicy[];
   backend?: BackendName;
@@ -53,7 +57,7 @@ export async function runStaticGateway(conf: StaticConfig): Promise<void> {
   const handles = new Map<string, number>();
   for (const sa of conf.sas) {
     const h = dp.sadb.install({
-      ...sa, key: Buffer.from(sa.key, "hex"), salt: Buffer.from(sa.salt, "hex"),
+      ...sa, key: hex(sa.key), salt: hex(sa.salt), integrityKey: hex(sa.integrityKey),
       localTs: sa.localTs?.map((p) => cidr(p)), remoteTs: sa.remoteTs?.map((p) => cidr(p)),
     });
     handles.set(`${sa.direction} ${sa.spi}`, h);
@@ -65,9 +69,11 @@ export async function runStaticGateway(conf: StaticConfig): Promise<void> {
   }));
   const tun = Tun.open(dp, conf.tun);
   const udp = UdpSocket.open(dp, conf.udp);
+  // Raw AH sockets only when an SA needs them (they receive every AH packet the host gets).
+  const raw = conf.sas.some((sa) => sa.protocol === "ah") ? RawAh.open(dp, conf.ah) : undefined;
   const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
   const workers = await DataPlaneWorkers.start(dp, {
-    tun, udp, backend: conf.backend, batch: conf.batch,
+    tun, udp, raw, backend: conf.backend, batch: conf.batch,
     onAcquire: (id) => log(`acquire for policy ${id}: no IKE here, its packets wait until they time out`),
     onIke: (_m, from) => log(`IKE message from ${from} ignored: manual keying`),
     onNatMapping: (sa, from) => log(`SA ${sa}: authenticated ESP from ${from}, not its peer's address`),
@@ -93,6 +99,7 @@ export async function runStaticGateway(conf: StaticConfig): Promise<void> {
     const final = await workers.stop();
     write(final);
     udp.close();
+    raw?.close();
     tun.close();
     log("stopped");
     process.exit(0);
@@ -101,7 +108,11 @@ export async function runStaticGateway(conf: StaticConfig): Promise<void> {
   process.on("SIGINT", () => void stop());
   process.on("SIGUSR2", () => void workers.stats().then(write)); // SIGUSR1 is node's inspector
   write(await workers.stats());
-  log(`running: ${tun.name}, ESP-in-UDP on port ${udp.port}, ${conf.sas.length} SAs, ${conf.policies.length} policies`);
+  log(`running: ${tun.name}, ESP-in-UDP on port ${udp.port}${raw ? ", raw AH" : ""}, ${conf.sas.length} SAs, ${conf.policies.length} policies`);
+}
+
+function hex(s: string | undefined): Buffer | undefined {
+  return s === undefined ? undefined : Buffer.from(s, "hex");
 }
 
 function strings(o: Partial<Record<string, bigint>>): Record<string, string> {

@@ -1,18 +1,21 @@
 // A data-plane worker thread (started by workers.ts), one role per thread, over the shared WASM memory:
-//   encap: TUN → readBatch straight into WASM memory → SPD lookup + ESP, ONE call → sendmmsg to each SA's peer
+//   encap: TUN → readBatch straight into WASM memory → SPD lookup + ESP or AH, ONE call → sendmmsg to each
+//          SA's peer: ESP-in-UDP on the UDP socket, AH on the raw socket of its family
 //   decap: recvmmsg straight into WASM memory → ESP + inbound policy, ONE call → TUN
+//   ah:    (only with AH SAs configured) recvmmsg on the raw AH sockets → AH + inbound policy, ONE call → TUN
 // The loops are synchronous; a blocking wait polls the device and this worker's eventfd, which the main
 // thread signals after posting on `port` (read here with receiveMessageOnPort, no event loop needed).
 import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import { DataPlane } from "../dataplane/dataplane.js";
 import type { PacketBatch } from "../dataplane/batch.js";
-import { DROP_REASONS } from "../dataplane/layout.js";
+import { DROP_REASONS, type DropReason } from "../dataplane/layout.js";
 import { byPolicy, policyOf } from "../dataplane/spd.js";
 import { Tun } from "../io/tun.js";
 import { UdpSocket } from "../io/udp.js";
+import { RawAh } from "../io/raw.js";
 import { Wakeup } from "../io/wakeup.js";
 import type { SockAddr } from "../io/sockaddr.js";
-import type { DecapStats, EncapStats, ToMain, ToWorker, WorkerInit } from "./workers.js";
+import type { AhDecapStats, DecapStats, EncapStats, ToMain, ToWorker, WorkerInit } from "./workers.js";
 
 const init = workerData as WorkerInit;
 const dp = DataPlane.attach(init.handle, { backend: init.backend });
@@ -27,6 +30,7 @@ const udp = UdpSocket.adopt(dp, init.udpFd, {
   // Only the decap worker receives: IKE behind the non-ESP marker goes to the main thread (a copy, moved).
   onControl: (message, from) => post({ type: "ike", message, from: endpoint(from) }, [message.buffer as ArrayBuffer]),
 });
+const raw = init.raw ? RawAh.adopt(dp, init.raw, { wakeup: wake }) : undefined;
 let running = true;
 
 /** Messages posted since the last look (the main thread signals the eventfd after posting). */
@@ -43,7 +47,7 @@ function drainMail(handle: (m: ToWorker) => void): void {
 function encapLoop(): EncapStats {
   const s: EncapStats = {
     read: 0, encapsulated: 0, sent: 0, bypassed: 0, policyDropped: 0, dropped: 0,
-    acquires: 0, trapQueued: 0, trapResent: 0, trapDropped: 0, tun: tun.stats, udp: udp.stats,
+    acquires: 0, trapQueued: 0, trapResent: 0, trapDropped: 0, ahSent: 0, tun: tun.stats, udp: udp.stats, raw: raw?.stats,
   };
   const batch = dp.batch(init.batch);
   const retry = dp.batch(init.trapQueue);
@@ -67,7 +71,12 @@ function encapLoop(): EncapStats {
   const encapsulate = (b: PacketBatch, resent: boolean) => {
     byPolicy(dp, b);
     b.encap();
+    // ESP and the other statuses come first, AH outputs last (PacketBatch.ahStart).
+    const n = b.count;
+    b.count = b.ahStart;
     s.sent += udp.sendBatch(b, "sa");
+    b.count = n;
+    if (raw && b.ahStart < n) s.ahSent += raw.sendBatch(b, b.ahStart); // without raw sockets: encapsulated, unsent
     for (let i = 0; i < b.count; i++) {
       const st = b.status(i);
       if (st === L.ST_OK) { s.encapsulated++; if (resent) s.trapResent++; }
@@ -144,9 +153,35 @@ function decapLoop(): DecapStats {
   return s;
 }
 
+function ahDecapLoop(): AhDecapStats {
+  const byReason = new Array<number>(DROP_REASONS.length).fill(0);
+  const s: AhDecapStats = { received: 0, decapsulated: 0, dropped: 0, drops: {}, written: 0, tun: tun.stats, raw: raw!.stats };
+  const batch = dp.batch(init.batch);
+  const snapshot = () => {
+    s.drops = Object.fromEntries(DROP_REASONS.slice(1).map((r, i) => [r, byReason[i + 1]]).filter(([, v]) => v !== 0)) as
+      Partial<Record<DropReason, number>>;
+    return s;
+  };
+  while (running) {
+    const n = raw!.recvBatch(batch, -1);
+    drainMail((m) => { if (m.type === "stats") post({ type: "stats", id: m.id, stats: snapshot() }); });
+    if (n === 0) continue;
+    s.received += n;
+    batch.ahDecap();
+    for (let i = 0; i < n; i++) {
+      const st = batch.status(i);
+      if (st === L.ST_OK) s.decapsulated++;
+      else { s.dropped++; byReason[st]++; } // AH decapsulation returns drop reasons only
+    }
+    s.written += tun.writeBatch(batch);
+  }
+  return snapshot();
+}
+
 post({ type: "ready" });
-const stats = init.role === "encap" ? encapLoop() : decapLoop();
+const stats = init.role === "encap" ? encapLoop() : init.role === "decap" ? decapLoop() : ahDecapLoop();
 tun.close(); // adopted: frees this thread's rings, the descriptors stay with the main thread
 udp.close();
+raw?.close();
 post({ type: "stopped", stats });
 init.port.close();

@@ -2,22 +2,37 @@
 import type { ChildConfig } from "./config.js";
 import type { TrafficSelector } from "../dataplane/selectors.js";
 import type { Endpoint } from "./nat.js";
+import type { AhInteg } from "./crypto/transforms.js";
+import { TransformType, transformIdName } from "./wire/index.js";
 
 /** "rekeying": our rekey of it is on the wire; "rekeyed": replaced by a rekey, or the redundant SA of a rekey
  *  collision (RFC 7296 §2.8.1), until the peer's DELETE; "deleting": our DELETE is on the wire. */
 export type ChildState = "installing" | "installed" | "rekeying" | "rekeyed" | "deleting" | "deleted";
 
 export interface ChildKeys {
-  encryptionKey: Uint8Array; // AES key ‖ 4-byte salt (AES-GCM)
-  integrityKey: Uint8Array;  // empty for AEAD
+  encryptionKey: Uint8Array; // ESP: AES key ‖ 4-byte salt (AES-GCM); AH: empty
+  integrityKey: Uint8Array;  // ESP: empty (AEAD); AH: HMAC key, or AES-GMAC key ‖ 4-byte salt (RFC 4543 §7)
 }
 
-/** Everything the data plane needs for one Child SA (both directions). */
-export interface ChildSaSpec {
-  name: string;
+/** Everything the data plane needs for one Child SA (both directions): an ESP SA with its AES-GCM cipher,
+ *  or an AH SA (RFC 4302) with its integrity transform. */
+export type ChildSaSpec = EspChildSaSpec | AhChildSaSpec;
+
+export interface EspChildSaSpec extends ChildSaCommon {
   protocol: "esp";
-  mode: "tunnel" | "transport";
   encr: { id: number; keyBits: number; icvLength: 8 | 12 | 16 };
+}
+
+export interface AhChildSaSpec extends ChildSaCommon {
+  protocol: "ah";
+  /** Transform Type 3 ID and the data plane's name for it (sadb.ts Integrity). */
+  integ: { id: number; name: AhInteg["name"] };
+  udpEncap: false; // AH cannot traverse a NAT: the engine refuses AH when one is detected
+}
+
+interface ChildSaCommon {
+  name: string;
+  mode: "tunnel" | "transport";
   esn: boolean;
   dhGroup?: number;      // PFS group of the exchange that created it (none for IKE_AUTH's child)
   spiIn: number;
@@ -31,6 +46,13 @@ export interface ChildSaSpec {
   udpEncap: boolean;
   replayWindow: number;
   lifetime: { softBytes?: number; hardBytes?: number; softPackets?: number; hardPackets?: number };
+}
+
+/** The algorithm as swanctl --list-sas shows it after the protocol: "AES_GCM_16-128" (ESP), "HMAC_SHA2_256_128" (AH). */
+export function childAlgorithm(spec: ChildSaSpec): string {
+  return spec.protocol === "ah"
+    ? transformIdName(TransformType.INTEG, spec.integ.id).replace(/^AUTH_/, "")
+    : `AES_GCM_${spec.encr.icvLength}-${spec.encr.keyBits}`;
 }
 
 export interface InstalledHandles { in: number; out: number }

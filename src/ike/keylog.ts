@@ -29,9 +29,10 @@ export class KeyLog {
     return `${spi(sa.spiI)},${spi(sa.spiR)},${hex(k.skEi)},${hex(k.skEr)},"${encr}",${hex(k.skAi)},${hex(k.skAr)},"${integ}"`;
   }
 
-  /** Two esp_sa lines (one per direction) for uat:esp_sa. */
+  /** Two esp_sa lines (one per direction) for uat:esp_sa; none for AH, which Wireshark reads without keys. */
   espLines(sa: IkeSa, child: ChildSa): string[] {
     const s = child.spec;
+    if (s.protocol === "ah") return [];
     const fam = parseAddress(sa.local.address).version === 4 ? "IPv4" : "IPv6";
     const alg = `"AES-GCM with ${s.encr.icvLength} octet ICV [RFC4106]"`;
     const line = (src: string, dst: string, spi: number, key: Uint8Array) =>
@@ -44,6 +45,7 @@ export class KeyLog {
 
   ike(sa: IkeSa): void { appendFileSync(this.path, `# ikev2_decryption_table\n${this.ikeLine(sa)}\n`, { mode: 0o600 }); }
   child(sa: IkeSa, child: ChildSa): void {
+    if (child.spec.protocol === "ah") return;
     appendFileSync(this.path, `# esp_sa\n${this.espLines(sa, child).join("\n")}\n`, { mode: 0o600 });
   }
 }

@@ -1,13 +1,13 @@
 // SA payload proposals: built from configuration, selected against the peer's, and explained when no
 // proposal matches (both sides side by side, naming the transform type that had nothing in common).
-import { ProtocolId, TransformType, transformIdName } from "./wire/index.js";
+import { ProtocolId, TransformType, protocolName, transformIdName } from "./wire/index.js";
 import type { Proposal as WireProposal, Transform } from "./wire/index.js";
 import { proposalTransforms, type Proposal as ConfigProposal } from "./crypto/transforms.js";
 
-/** SA payload proposals for our configured proposals (numbered from 1, all with `spi`). */
-export function offerProposals(config: readonly ConfigProposal[], protocol: number, spi: Buffer): WireProposal[] {
+/** SA payload proposals for our configured proposals (numbered from 1, each with its own protocol, all with `spi`). */
+export function offerProposals(config: readonly ConfigProposal[], spi: Buffer): WireProposal[] {
   return config.map((p, i) => ({
-    number: i + 1, protocol, spi,
+    number: i + 1, protocol: protocolOf(p.protocol), spi,
     transforms: proposalTransforms(p).map((t) => ({ type: t.type, id: t.id, ...(t.keyLength ? { keyLength: t.keyLength } : {}) })),
   }));
 }
@@ -83,14 +83,30 @@ export function describeProposal(p: WireProposal): string {
   }).join("/");
 }
 
+/** describeProposal with the protocol in front for Child SA proposals ("AH:HMAC_SHA2_256_128/NO_ESN"), as strongSwan logs them. */
+export function describeWithProtocol(p: WireProposal): string {
+  return p.protocol === ProtocolId.IKE ? describeProposal(p) : `${protocolName(p.protocol)}:${describeProposal(p)}`;
+}
+
+/** Configured proposals as strongSwan prints them ("ESP:AES_GCM_16_128/NO_ESN", "AH:HMAC_SHA2_256_128/NO_ESN"). */
+export function describeProposals(config: readonly ConfigProposal[]): string[] {
+  return offerProposals(config, Buffer.alloc(0)).map(describeWithProtocol);
+}
+
 function explainMismatch(ours: readonly WireProposal[], theirs: readonly WireProposal[]): string {
-  const lines = ["no acceptable proposal:", `  ours:   ${ours.map(describeProposal).join(", ") || "(none)"}`,
-    `  theirs: ${theirs.map(describeProposal).join(", ") || "(none)"}`];
-  // Name the transform types with nothing in common across all proposals of the same protocol.
+  const lines = ["no acceptable proposal:", `  ours:   ${ours.map(describeWithProtocol).join(", ") || "(none)"}`,
+    `  theirs: ${theirs.map(describeWithProtocol).join(", ") || "(none)"}`];
+  const protocols = (l: readonly WireProposal[]) => new Set(l.map((p) => p.protocol));
+  const mine = protocols(ours), common = [...protocols(theirs)].filter((p) => mine.has(p));
+  if (ours.length && theirs.length && common.length === 0) {
+    const fmt = (l: readonly WireProposal[]) => [...protocols(l)].map(protocolName).join(", ");
+    return [...lines, `  no common protocol: ours [${fmt(ours)}], theirs [${fmt(theirs)}]`].join("\n");
+  }
+  // Name the transform types with nothing in common across all proposals of the protocols both sides use.
   const missing: string[] = [];
   for (const type of [1, 2, 3, 4, 5]) {
-    const a = ours.flatMap((p) => p.transforms.filter((t) => t.type === type));
-    const b = theirs.flatMap((p) => p.transforms.filter((t) => t.type === type));
+    const a = ours.filter((p) => common.includes(p.protocol)).flatMap((p) => p.transforms.filter((t) => t.type === type));
+    const b = theirs.filter((p) => common.includes(p.protocol)).flatMap((p) => p.transforms.filter((t) => t.type === type));
     if (a.length === 0 && b.length === 0) continue;
     if (!a.some((t) => b.some((u) => sameTransform(t, u)))) {
       const fmt = (l: Transform[]) => [...new Set(l.map((t) => (t.keyLength ? `${transformIdName(t.type, t.id)}_${t.keyLength}` : transformIdName(t.type, t.id))))].join(", ") || "none";

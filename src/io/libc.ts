@@ -13,6 +13,7 @@ export const sys = {
   read: lib.func("long read(int fd, void *buf, size_t count)"),
   write: lib.func("long write(int fd, void *buf, size_t count)"),
   writev: lib.func("long writev(int fd, void *iov, int iovcnt)"),
+  readv: lib.func("long readv(int fd, void *iov, int iovcnt)"),
   socket: lib.func("int socket(int domain, int type, int protocol)"),
   bind: lib.func("int bind(int fd, void *addr, uint32_t addrlen)"),
   getsockname: lib.func("int getsockname(int fd, void *addr, void *addrlen)"),
@@ -30,13 +31,16 @@ export const sys = {
 export const C = {
   O_RDONLY: 0, O_RDWR: 2, O_NONBLOCK: 0o4000, O_CLOEXEC: 0o2000000,
   AF_INET: 2, AF_INET6: 10, SOCK_DGRAM: 2, SOCK_CLOEXEC: 0o2000000,
-  SOL_SOCKET: 1, SO_SNDBUF: 7, SO_RCVBUF: 8, SO_REUSEPORT: 15,
-  IPPROTO_IPV6: 41, IPV6_V6ONLY: 26,
+  SOL_SOCKET: 1, SO_SNDBUF: 7, SO_RCVBUF: 8, SO_REUSEPORT: 15, SO_SNDBUFFORCE: 32, SO_RCVBUFFORCE: 33,
+  IPPROTO_IPV6: 41, IPV6_V6ONLY: 26, SOL_UDP: 17, UDP_SEGMENT: 103,
+  SOCK_RAW: 3, IPPROTO_IP: 0, IPPROTO_AH: 51, IP_HDRINCL: 3, IPV6_HDRINCL: 36, SO_MARK: 36,
+  IPV6_RECVPKTINFO: 49, IPV6_PKTINFO: 50, IPV6_RECVHOPLIMIT: 51, IPV6_HOPLIMIT: 52, IPV6_RECVTCLASS: 66, IPV6_TCLASS: 67,
   MSG_TRUNC: 0x20, MSG_DONTWAIT: 0x40,
   POLLIN: 0x1,
   EFD_NONBLOCK: 0o4000, EFD_CLOEXEC: 0o2000000,
   CLONE_NEWNET: 0x40000000,
   TUNSETIFF: 0x400454ca, IFF_TUN: 0x0001, IFF_NO_PI: 0x1000, IFNAMSIZ: 16,
+  IFF_VNET_HDR: 0x4000, TUNSETOFFLOAD: 0x400454d0, TUN_F_CSUM: 0x01, TUN_F_TSO4: 0x02, TUN_F_TSO6: 0x04,
 } as const;
 
 export const E = koffi.os.errno as Readonly<Record<string, number>>;
@@ -126,6 +130,11 @@ export const LAYOUT = {
   MSG_IOV: koffi.offsetof(msghdr, "msg_iov"),
   MSG_IOVLEN: koffi.offsetof(msghdr, "msg_iovlen"),
   MSG_FLAGS: koffi.offsetof(msghdr, "msg_flags"),
+  MSG_CONTROL: koffi.offsetof(msghdr, "msg_control"),
+  MSG_CONTROLLEN: koffi.offsetof(msghdr, "msg_controllen"),
+  /** struct cmsghdr: size_t cmsg_len, int cmsg_level, int cmsg_type; the data follows, size_t-aligned. */
+  CMSG_HDR: koffi.sizeof("size_t") + 8,
+  CMSG_ALIGN: koffi.sizeof("size_t"),
   MSG_LEN: koffi.offsetof(mmsghdr, "msg_len"),
   /** sockaddr_in6 is the largest address the sockets use (28 bytes), rounded up for alignment. */
   SOCKADDR_SIZE: 32,

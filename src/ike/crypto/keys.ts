@@ -107,8 +107,23 @@ export function deriveChildSaKeys(
   nr: Uint8Array,
   girNew?: Uint8Array,
 ): ChildSaKeys {
-  const e = suite.encr.keyMaterialLength;
-  const a = integKeyLength(suite);
+  return deriveChildSaKeyLengths(prf, skD, { encr: suite.encr.keyMaterialLength, integ: integKeyLength(suite) }, ni, nr, girNew);
+}
+
+/**
+ * The same KEYMAT split by key lengths in bytes: what deriveChildSaKeys does for ESP, and for AH, which has
+ * integrity keys only (`encr` 0; an AES-GMAC key includes its 4-byte salt, RFC 4543 §7).
+ */
+export function deriveChildSaKeyLengths(
+  prf: Prf,
+  skD: Uint8Array,
+  length: { readonly encr: number; readonly integ: number },
+  ni: Uint8Array,
+  nr: Uint8Array,
+  girNew?: Uint8Array,
+): ChildSaKeys {
+  const e = length.encr;
+  const a = length.integ;
   const lengths = [e, a, e, a];
   const seed = girNew ? concatBytes(girNew, ni, nr) : concatBytes(ni, nr);
   const material = prfPlus(prf, skD, seed, 2 * (e + a));

@@ -1,5 +1,6 @@
 // IKEv2 transform registry (RFC 7296 §3.3.2, IANA "IKEv2 Transform Type n Transform IDs") mapped to the
-// implementations, and a parser for strongSwan proposal strings ("aes128-sha256-x25519", "aes256gcm16-prfsha384-ecp384").
+// implementations, and a parser for strongSwan proposal strings ("aes128-sha256-x25519", "aes256gcm16-prfsha384-ecp384",
+// AH's "sha256-x25519" or "aes128gmac").
 import { aesCbc, aesGcm, ENCR_AES_CBC, ENCR_AES_GCM_8, ENCR_AES_GCM_12, ENCR_AES_GCM_16 } from "./encr.js";
 import type { AesKeyBits, Cipher, GcmIcvLength } from "./encr.js";
 import { CURVE_25519, DH_CURVE_25519, DH_ECP_256, DH_ECP_384, DH_ECP_521, ECP_256, ECP_384, ECP_521 } from "./dh.js";
@@ -66,7 +67,32 @@ export function lookupDh(id: number): DhGroup {
 
 export const isAeadEncr = (id: number): boolean => GCM_ICV[id] !== undefined;
 
-export type Protocol = "ike" | "esp";
+/** Transform Type 3 IDs of AES-GMAC (RFC 4543 §9); the ID fixes the key size, no Key Length attribute. */
+export const AUTH_AES_128_GMAC = 9;
+export const AUTH_AES_256_GMAC = 11;
+
+/** An integrity transform of an AH Child SA, as the data plane implements them. */
+export interface AhInteg {
+  readonly id: number;
+  /** strongSwan's keyword, which is also the data plane's name for it (sadb.ts Integrity). */
+  readonly name: "sha256" | "sha384" | "sha512" | "aes128gmac" | "aes256gmac";
+  /** KEYMAT bytes per direction: the HMAC key (RFC 4868 §2.1.2), or the AES key and 4-byte salt (RFC 4543 §7). */
+  readonly keyLength: number;
+}
+
+const AH_INTEGS = new Map<number, AhInteg>(([
+  [AUTH_HMAC_SHA2_256_128.id, "sha256", 32], [AUTH_HMAC_SHA2_384_192.id, "sha384", 48], [AUTH_HMAC_SHA2_512_256.id, "sha512", 64],
+  [AUTH_AES_128_GMAC, "aes128gmac", 16 + 4], [AUTH_AES_256_GMAC, "aes256gmac", 32 + 4],
+] as const).map(([id, name, keyLength]) => [id, { id, name, keyLength }]));
+
+/** The AH integrity transform `id`; throws UNSUPPORTED_TRANSFORM. */
+export function lookupAhInteg(id: number): AhInteg {
+  const integ = AH_INTEGS.get(id);
+  if (!integ) throw unsupported("AH INTEG", id);
+  return integ;
+}
+
+export type Protocol = "ike" | "esp" | "ah";
 
 export interface EncrSpec {
   readonly id: number;
@@ -132,6 +158,13 @@ KEYWORDS.set("x25519", { type: TRANSFORM_DH, id: DH_CURVE_25519 });
 KEYWORDS.set("esn", { type: TRANSFORM_ESN, id: ESN_ENABLED });
 KEYWORDS.set("noesn", { type: TRANSFORM_ESN, id: ESN_NONE });
 
+/** Keywords of AH proposals only: strongSwan parses them as ENCR_NULL_AUTH_AES_GMAC and turns them into AH's
+ *  integrity transforms (proposal.c check_proposal); ESP's GMAC is not implemented here. */
+const AH_KEYWORDS = new Map<string, Token>([
+  ["aes128gmac", { type: TRANSFORM_INTEG, id: AUTH_AES_128_GMAC }],
+  ["aes256gmac", { type: TRANSFORM_INTEG, id: AUTH_AES_256_GMAC }],
+]);
+
 /** The transform a single strongSwan keyword stands for; throws UNKNOWN_KEYWORD. */
 export function lookupKeyword(keyword: string): TransformSpec {
   const token = KEYWORDS.get(keyword);
@@ -147,6 +180,8 @@ export function lookupKeyword(keyword: string): TransformSpec {
  * - IKE: without a PRF keyword the PRFs of the integrity algorithms are used; a PRF and a DH group are required;
  *   classic ciphers need an integrity algorithm; ESN keywords are rejected.
  * - ESP: PRF keywords are dropped; without an ESN keyword "noesn" is implied; a DH group means PFS.
+ * - AH: as ESP, but an integrity algorithm is required (sha256, aes128gmac, ...) and no encryption algorithm
+ *   may be named (strongSwan drops it silently; here it is an error, as it asks for what AH cannot do).
  * - AEAD and classic ciphers cannot be mixed; with AEAD ciphers integrity algorithms are dropped.
  */
 export function parseProposal(text: string, protocol: Protocol): Proposal {
@@ -157,16 +192,22 @@ export function parseProposal(text: string, protocol: Protocol): Proposal {
   const esn: number[] = [];
   const invalid = (why: string): ProposalError => new ProposalError("INVALID_PROPOSAL", `proposal '${text}': ${why}`);
   for (const keyword of text.split("-").map((k) => k.trim())) {
-    const token = KEYWORDS.get(keyword);
+    const token = KEYWORDS.get(keyword) ?? (protocol === "ah" ? AH_KEYWORDS.get(keyword) : undefined);
     if (!token) {
       throw new ProposalError("UNKNOWN_KEYWORD", `unknown algorithm keyword '${keyword}' in proposal '${text}'`, keyword);
     }
     if (token.type === TRANSFORM_ENCR) {
+      if (protocol === "ah") throw invalid(`AH does not encrypt: '${keyword}' belongs in an ESP proposal`);
       if (!encr.some((e) => e.id === token.spec.id && e.keyBits === token.spec.keyBits)) encr.push(token.spec);
       continue;
     }
     const list = { [TRANSFORM_PRF]: prf, [TRANSFORM_INTEG]: integ, [TRANSFORM_DH]: dh, [TRANSFORM_ESN]: esn }[token.type];
     if (!list.includes(token.id)) list.push(token.id);
+  }
+  if (protocol === "ah") {
+    if (integ.length === 0) throw invalid("an integrity algorithm is required in AH proposals (e.g. sha256)");
+    if (esn.length === 0) esn.push(ESN_NONE);
+    return { protocol, encr, prf: [], integ, dh, esn };
   }
   if (encr.length === 0) throw invalid("an encryption algorithm is required");
   const aead = encr.filter((e) => isAeadEncr(e.id)).length;
@@ -185,7 +226,7 @@ export function parseProposal(text: string, protocol: Protocol): Proposal {
   return { protocol, encr, prf, integ: aead !== 0 ? [] : integ, dh, esn };
 }
 
-/** Parses a comma-separated list of proposals, as in strongSwan's `proposals`/`esp_proposals`. */
+/** Parses a comma-separated list of proposals, as in strongSwan's `proposals`/`esp_proposals`/`ah_proposals`. */
 export function parseProposals(text: string, protocol: Protocol): Proposal[] {
   return text.split(",").map((p) => parseProposal(p, protocol));
 }

@@ -1,18 +1,22 @@
 // Child SA negotiation (RFC 7296 §1.3, §2.9, §2.17): the first Child SA inside IKE_AUTH, and the
 // CREATE_CHILD_SA exchange for new Child SAs and Child SA rekeys (with optional PFS). Responder side:
 // pick the child config whose selectors intersect the peer's, narrow, select a proposal, install.
+// A Child SA is ESP (AES-GCM) or AH (RFC 4302: integrity only); AH is never offered or accepted across a NAT.
 import { randomBytes } from "node:crypto";
 import {
-  ExchangeType, NotifyType, PayloadType, ProtocolId, TransformType, findErrorNotify, findNotify, findPayload, hasNotify,
+  ExchangeType, NotifyType, PayloadType, ProtocolId, TransformType, findErrorNotify, findNotify, findPayload, hasNotify, protocolName,
   notify, type IkeMessage, type Payload, type Proposal as WireProposal, type NotifyPayload,
 } from "../wire/index.js";
-import { deriveChildSaKeys, lookupEncr, lookupDh, type DhKeyPair, TRANSFORM_ESN, ESN_ENABLED } from "../crypto/index.js";
-import { offerProposals, selectProposal, checkSelected, describeProposal } from "../proposals.js";
+import {
+  deriveChildSaKeys, deriveChildSaKeyLengths, lookupAhInteg, lookupEncr, lookupDh, type DhKeyPair, type Proposal,
+  type ChildSaKeys, TRANSFORM_ESN, ESN_ENABLED,
+} from "../crypto/index.js";
+import { offerProposals, selectProposal, checkSelected, describeProposal, describeWithProtocol, protocolOf } from "../proposals.js";
 import { toWire, fromWire, narrow, isSubset, formatList } from "../selectors.js";
 import type { IkeSa } from "../ike-sa.js";
 import type { IkeEngine } from "../engine.js";
 import { hex8 } from "../engine.js";
-import type { ChildConfig } from "../config.js";
+import { childProposals, type ChildConfig } from "../config.js";
 import type { ChildSa, ChildSaSpec } from "../child-sa.js";
 import { childInstalled } from "./lifecycle.js";
 import { initiateDeleteChild } from "./informational.js";
@@ -43,6 +47,35 @@ function withoutDh(list: WireProposal[]): WireProposal[] {
   return list.map((p) => ({ ...p, transforms: p.transforms.filter((t) => t.type !== TransformType.DH) }));
 }
 
+/**
+ * Why AH cannot be used on `sa`, if it cannot: AH authenticates the outer IP addresses, which a NAT rewrites, and
+ * UDP encapsulation (RFC 3948) exists for ESP only. strongSwan fails such a child when the kernel refuses to
+ * install AH with UDP encapsulation; here AH is left out of the negotiation instead, with this reason.
+ */
+export function ahBlocked(sa: IkeSa): string | undefined {
+  if (sa.natRemote || (sa.natLocal && !sa.natFake)) {
+    return `a NAT was detected (${[sa.natLocal && !sa.natFake ? "in front of us" : "", sa.natRemote ? "in front of the peer" : ""].filter(Boolean).join(", ")}), ` +
+      "and AH cannot be UDP-encapsulated";
+  }
+  if (sa.natFake) return "UDP encapsulation is forced (encap = yes), which AH does not support";
+  return undefined;
+}
+
+/** The proposals of `config` usable on `sa`, in order of preference, and why AH ones were left out (if they were). */
+function usableProposals(sa: IkeSa, config: ChildConfig): { proposals: Proposal[]; noAh?: string } {
+  const all = childProposals(config), why = ahBlocked(sa);
+  if (!why || !all.some((p) => p.protocol === "ah")) return { proposals: all };
+  return { proposals: all.filter((p) => p.protocol !== "ah"), noAh: why };
+}
+
+const ahOnly = (config: ChildConfig, why: string) => `CHILD_SA ${config.name} has AH proposals only, and AH cannot be used: ${why}`;
+
+/** A child we wanted that cannot be negotiated at all: said once, and the daemon told (trap acquires fail). */
+export function childImpossible(engine: IkeEngine, sa: IkeSa, config: ChildConfig, why: string): void {
+  engine.log.log("chd", 0, why, sa);
+  engine.emit("child-failed", sa, config, why);
+}
+
 /** What the initiator of a child negotiation remembers until the response. */
 export interface ChildProposal {
   config: ChildConfig;
@@ -55,11 +88,13 @@ export interface ChildProposal {
   payloads: Payload[];
 }
 
-/** Build SA/TSi/TSr (+KE, Nonce outside IKE_AUTH) for a child of ours. */
-export function proposeChild(config: ChildConfig, inAuth = true, rekeying?: ChildSa, nonce?: Buffer): ChildProposal {
+/** Build SA/TSi/TSr (+KE, Nonce outside IKE_AUTH) for a child of ours on `sa`; a reason if it has nothing to offer there. */
+export function proposeChild(sa: IkeSa, config: ChildConfig, inAuth = true, rekeying?: ChildSa, nonce?: Buffer): ChildProposal | string {
+  const usable = usableProposals(sa, config);
+  if (usable.proposals.length === 0) return ahOnly(config, usable.noAh!);
   const spiIn = allocateSpi();
-  let offered = offerProposals(config.espProposals, ProtocolId.ESP, spi4(spiIn));
-  const pfs = config.espProposals.flatMap((p) => p.dh)[0];
+  let offered = offerProposals(usable.proposals, spi4(spiIn));
+  const pfs = usable.proposals.flatMap((p) => p.dh)[0];
   if (inAuth || pfs === undefined) offered = withoutDh(offered); // IKE_AUTH's child uses the IKE SA's key exchange
   const transport = config.mode === "transport";
   const p: ChildProposal = { config, spiIn, offered, transport, rekeying, payloads: [] };
@@ -73,7 +108,7 @@ export function proposeChild(config: ChildConfig, inAuth = true, rekeying?: Chil
     }
   }
   p.payloads = [
-    ...(rekeying ? [rekeyNotify(rekeying.spiIn)] : []),
+    ...(rekeying ? [rekeyNotify(rekeying)] : []),
     ...(transport ? [notify(NotifyType.USE_TRANSPORT_MODE)] : []),
     { type: PayloadType.SA, proposals: offered },
     ...extra,
@@ -83,8 +118,9 @@ export function proposeChild(config: ChildConfig, inAuth = true, rekeying?: Chil
   return p;
 }
 
-function rekeyNotify(spi: number): NotifyPayload {
-  return { type: PayloadType.NOTIFY, protocol: ProtocolId.ESP, spi: spi4(spi), notifyType: NotifyType.REKEY_SA, data: Buffer.alloc(0) };
+/** REKEY_SA names the SA by our inbound SPI and its protocol (RFC 7296 §3.10.1). */
+function rekeyNotify(child: ChildSa): NotifyPayload {
+  return { type: PayloadType.NOTIFY, protocol: protocolOf(child.spec.protocol), spi: spi4(child.spiIn), notifyType: NotifyType.REKEY_SA, data: Buffer.alloc(0) };
 }
 
 /** Initiator: process the child part of a response (IKE_AUTH or CREATE_CHILD_SA) and install it. */
@@ -95,7 +131,7 @@ export function completeChild(engine: IkeEngine, sa: IkeSa, p: ChildProposal, in
   if (err) {
     const name = Object.entries(NotifyType).find(([, v]) => v === err.notifyType)?.[0] ?? String(err.notifyType);
     log(`peer refused CHILD_SA ${p.config.name}: ${name}` + (err.notifyType === NotifyType.NO_PROPOSAL_CHOSEN
-      ? `\n  ours: ${p.offered.map(describeProposal).join(", ")}`
+      ? `\n  ours: ${p.offered.map(describeWithProtocol).join(", ")}`
       : err.notifyType === NotifyType.TS_UNACCEPTABLE
         ? `\n  our TSi: ${formatList(p.config.localTs)}\n  our TSr: ${formatList(p.config.remoteTs)}` : ""));
     engine.emit("child-failed", sa, p.config, name);
@@ -110,7 +146,7 @@ export function completeChild(engine: IkeEngine, sa: IkeSa, p: ChildProposal, in
     log(`CHILD_SA ${p.config.name}: peer returned selectors outside ours:\n  ours:   ${formatList(p.config.localTs)} === ${formatList(p.config.remoteTs)}\n  theirs: ${formatList(localTs)} === ${formatList(remoteTs)}`);
     return undefined;
   }
-  if (sel.proposal.spi.length !== 4) { log("peer's ESP SPI is not 4 bytes"); return undefined; }
+  if (sel.proposal.spi.length !== 4) { log("peer's SPI is not 4 bytes"); return undefined; }
   let gir: Uint8Array | undefined;
   if (p.dh) {
     if (!peerKe) { log(`CHILD_SA ${p.config.name}: PFS requested but the response has no KE`); return undefined; }
@@ -143,12 +179,16 @@ export function negotiateChild(engine: IkeEngine, sa: IkeSa, inner: Payload[], n
     return refuse(NotifyType.TS_UNACCEPTABLE, `no matching CHILD_SA config found for the peer's selectors:\n  theirs: TSi ${formatList(theirTsi)} TSr ${formatList(theirTsr)}\n` +
       sa.conn.children.map((c) => `  ${c.name}: local ${formatList(c.localTs)} remote ${formatList(c.remoteTs)}`).join("\n"));
   }
+  const usable = usableProposals(sa, config);
+  if (usable.proposals.length === 0) return refuse(NotifyType.NO_PROPOSAL_CHOSEN, ahOnly(config, usable.noAh!));
   const spiIn = allocateSpi();
-  let ours = offerProposals(config.espProposals, ProtocolId.ESP, spi4(spiIn));
+  let ours = offerProposals(usable.proposals, spi4(spiIn));
   if (inAuth) ours = withoutDh(ours);
   const sel = selectProposal(ours, inAuth ? withoutDh(saP.proposals) : saP.proposals);
-  if (!sel.ok) return refuse(NotifyType.NO_PROPOSAL_CHOSEN, `CHILD_SA ${config.name}: ${sel.reason}`);
-  if (sel.proposal.spi.length !== 4) return refuse(NotifyType.INVALID_SYNTAX, "ESP SPI must be 4 bytes");
+  if (!sel.ok) {
+    return refuse(NotifyType.NO_PROPOSAL_CHOSEN, `CHILD_SA ${config.name}: ${sel.reason}${usable.noAh ? `\n  our AH proposals were left out: ${usable.noAh}` : ""}`);
+  }
+  if (sel.proposal.spi.length !== 4) return refuse(NotifyType.INVALID_SYNTAX, "AH/ESP SPI must be 4 bytes");
   const dhT = sel.proposal.transforms.find((t) => t.type === TransformType.DH);
   if (dhT && dhT.id !== 0 && opts.peerKeGroup !== dhT.id) {
     const data = Buffer.alloc(2);
@@ -174,24 +214,36 @@ export function negotiateChild(engine: IkeEngine, sa: IkeSa, inner: Payload[], n
 function childSpec(sa: IkeSa, config: ChildConfig, proposal: WireProposal, spiIn: number, spiOut: number, ni: Buffer, nr: Buffer,
                    gir: Uint8Array | undefined, weInitiated: boolean, localTs: ChildSaSpec["localTs"], remoteTs: ChildSaSpec["remoteTs"],
                    transport: boolean): ChildSaSpec {
+  const esn = proposal.transforms.some((t) => t.type === TRANSFORM_ESN && t.id === ESN_ENABLED);
+  const directions = (keys: ChildSaKeys) => {
+    gir?.fill(0);
+    const mine = weInitiated ? keys.initiatorToResponder : keys.responderToInitiator;
+    const theirs = weInitiated ? keys.responderToInitiator : keys.initiatorToResponder;
+    return {
+      keysIn: { encryptionKey: Uint8Array.from(theirs.encryptionKey), integrityKey: Uint8Array.from(theirs.integrityKey) },
+      keysOut: { encryptionKey: Uint8Array.from(mine.encryptionKey), integrityKey: Uint8Array.from(mine.integrityKey) },
+    };
+  };
+  const common = {
+    name: config.name, mode: transport ? "transport" : "tunnel", esn, spiIn, spiOut,
+    localTs, remoteTs, local: { ...sa.local }, remote: { ...sa.remote }, replayWindow: config.replayWindow,
+    lifetime: {
+      softBytes: config.rekeyBytes, hardBytes: config.lifeBytes, softPackets: config.rekeyPackets, hardPackets: config.lifePackets,
+    },
+  } as const;
+  if (proposal.protocol === ProtocolId.AH) {
+    // KEYMAT holds integrity keys only (RFC 7296 §2.17: "encryption key (if any)").
+    const integ = lookupAhInteg(proposal.transforms.find((t) => t.type === TransformType.INTEG)!.id);
+    const keys = deriveChildSaKeyLengths(sa.algs!.prf, sa.keys!.skD, { encr: 0, integ: integ.keyLength }, ni, nr, gir);
+    return { ...common, protocol: "ah", integ: { id: integ.id, name: integ.name }, udpEncap: false, ...directions(keys) };
+  }
   const e = proposal.transforms.find((t) => t.type === TransformType.ENCR)!;
   const icv = GCM_ICV[e.id];
   if (!icv) throw new Error(`the data plane implements AES-GCM only; negotiated ${describeProposal(proposal)}`);
   const encr = lookupEncr(e.id, e.keyLength);
-  const esn = proposal.transforms.some((t) => t.type === TRANSFORM_ESN && t.id === ESN_ENABLED);
   const keys = deriveChildSaKeys(sa.algs!.prf, sa.keys!.skD, { encr }, ni, nr, gir);
-  gir?.fill(0);
-  const mine = weInitiated ? keys.initiatorToResponder : keys.responderToInitiator;
-  const theirs = weInitiated ? keys.responderToInitiator : keys.initiatorToResponder;
   return {
-    name: config.name, protocol: "esp", mode: transport ? "transport" : "tunnel",
-    encr: { id: e.id, keyBits: e.keyLength ?? 128, icvLength: icv }, esn, spiIn, spiOut,
-    keysIn: { encryptionKey: Uint8Array.from(theirs.encryptionKey), integrityKey: Uint8Array.from(theirs.integrityKey) },
-    keysOut: { encryptionKey: Uint8Array.from(mine.encryptionKey), integrityKey: Uint8Array.from(mine.integrityKey) },
-    localTs, remoteTs, local: { ...sa.local }, remote: { ...sa.remote }, udpEncap: sa.natT, replayWindow: config.replayWindow,
-    lifetime: {
-      softBytes: config.rekeyBytes, hardBytes: config.lifeBytes, softPackets: config.rekeyPackets, hardPackets: config.lifePackets,
-    },
+    ...common, protocol: "esp", encr: { id: e.id, keyBits: e.keyLength ?? 128, icvLength: icv }, udpEncap: sa.natT, ...directions(keys),
   };
 }
 
@@ -219,7 +271,8 @@ function install(engine: IkeEngine, sa: IkeSa, config: ChildConfig, spec: ChildS
 /** A new Child SA on an established IKE SA; refused for now (TEMPORARY_FAILURE, §2.25), it is tried again
  *  later on whatever IKE SA has replaced this one by then. */
 export function initiateCreateChild(engine: IkeEngine, sa: IkeSa, config: ChildConfig): void {
-  const p = proposeChild(config, false, undefined, engine.nonce());
+  const p = proposeChild(sa, config, false, undefined, engine.nonce());
+  if (typeof p === "string") return childImpossible(engine, sa, config, p);
   engine.request(sa, ExchangeType.CREATE_CHILD_SA, p.payloads, (_m, inner) => {
     if (findErrorNotify(inner)?.notifyType === NotifyType.TEMPORARY_FAILURE) {
       return retryLater(engine, sa, `creating CHILD_SA ${config.name}`, () => {
@@ -255,7 +308,12 @@ export function initiateRekeyChild(engine: IkeEngine, sa: IkeSa, old: ChildSa): 
       retryRekey(engine, sa, old); // the IKE SA was rekeyed meanwhile
       return undefined;
     }
-    p = proposeChild(old.config, false, old, engine.nonce());
+    const q = proposeChild(sa, old.config, false, old, engine.nonce());
+    if (typeof q === "string") {
+      childImpossible(engine, sa, old.config, `unable to rekey CHILD_SA ${old.name}{${old.uniqueId}}: ${q}`);
+      return undefined;
+    }
+    p = q;
     old.state = "rekeying";
     sa.childRekey = { old, ni: p.nonce!, deletedSpis: [] };
     engine.log.log("chd", 1, `rekeying CHILD_SA ${old.name}{${old.uniqueId}}`, sa);
@@ -325,10 +383,10 @@ export function respondCreateChildSa(engine: IkeEngine, sa: IkeSa, req: IkeMessa
   let old: ChildSa | undefined;
   if (rekey) {
     const spi = rekey.spi.length === 4 ? rekey.spi.readUInt32BE(0) : -1;
-    old = [...sa.children.values()].find((c) => c.spiOut === spi && c.state !== "deleted");
+    old = [...sa.children.values()].find((c) => c.spiOut === spi && protocolOf(c.spec.protocol) === rekey.protocol && c.state !== "deleted");
     if (!old) {
-      engine.log.log("chd", 0, `peer wants to rekey CHILD_SA with SPI ${hex8(spi)}, which we do not have`, sa);
-      return engine.respond(sa, req, [{ type: PayloadType.NOTIFY, protocol: ProtocolId.ESP, spi: rekey.spi, notifyType: NotifyType.CHILD_SA_NOT_FOUND, data: Buffer.alloc(0) }]);
+      engine.log.log("chd", 0, `peer wants to rekey ${protocolName(rekey.protocol)} CHILD_SA with SPI ${hex8(spi)}, which we do not have`, sa);
+      return engine.respond(sa, req, [{ type: PayloadType.NOTIFY, protocol: rekey.protocol, spi: rekey.spi, notifyType: NotifyType.CHILD_SA_NOT_FOUND, data: Buffer.alloc(0) }]);
     }
     if (old.state === "deleting") {
       engine.log.log("chd", 1, `unable to rekey CHILD_SA ${old.name}{${old.uniqueId}}, we are deleting it`, sa); // §2.25.1
@@ -345,7 +403,8 @@ export function respondCreateChildSa(engine: IkeEngine, sa: IkeSa, req: IkeMessa
     } catch (e) {
       engine.log.log("chd", 0, `PFS key exchange with group ${ke.group} failed: ${(e as Error).message}`, sa);
       const data = Buffer.alloc(2);
-      const want = (old?.config ?? sa.conn.children[0])?.espProposals.flatMap((p) => p.dh)[0] ?? 0;
+      const config = old?.config ?? sa.conn.children[0];
+      const want = (config ? usableProposals(sa, config).proposals : []).flatMap((p) => p.dh)[0] ?? 0;
       data.writeUInt16BE(want);
       return engine.respond(sa, req, [notify(want ? NotifyType.INVALID_KE_PAYLOAD : NotifyType.NO_PROPOSAL_CHOSEN, want ? data : undefined)]);
     }

@@ -12,7 +12,7 @@ import { parseIdentity, formatIdentity, identityMatches, type Identity } from ".
 import type { IkeSa } from "../ike-sa.js";
 import type { IkeEngine } from "../engine.js";
 import type { ChildConfig, ConnectionConfig } from "../config.js";
-import { proposeChild, completeChild, negotiateChild, initiateCreateChild, CHILD_ERRORS } from "./create-child-sa.js";
+import { proposeChild, completeChild, negotiateChild, initiateCreateChild, childImpossible, CHILD_ERRORS } from "./create-child-sa.js";
 import { ikeEstablished } from "./lifecycle.js";
 import { reauthAuthenticated } from "./ike-reauth.js";
 
@@ -102,7 +102,9 @@ export function initiateIkeAuth(engine: IkeEngine, sa: IkeSa, children: ChildCon
     engine.log.log("ike", 1, `authentication of '${conn.local.id}' (myself) with pre-shared key`, sa);
   }
   const [first, ...rest] = children;
-  const child = first ? proposeChild(first) : undefined;
+  // A child that cannot be offered here (AH across a NAT) fails alone, once the IKE SA is up.
+  const proposed = first ? proposeChild(sa, first) : undefined;
+  const child = typeof proposed === "string" ? undefined : proposed;
   const payloads: Payload[] = [
     idPayload(PayloadType.IDi, sa.localId),
     ...certs,
@@ -141,6 +143,7 @@ export function initiateIkeAuth(engine: IkeEngine, sa: IkeSa, children: ChildCon
     sa.remoteId = peer;
     ikeEstablished(engine, sa);
     if (child) completeChild(engine, sa, child, inner, sa.ni, sa.nr);
+    else if (typeof proposed === "string") childImpossible(engine, sa, first, proposed);
     for (const c of rest) initiateCreateChild(engine, sa, c); // on this SA: with a reauthentication, another is up too
     reauthAuthenticated(engine, sa);
   });

@@ -3,7 +3,7 @@
 // under load. Ends with both sides holding SKEYSEED-derived keys; the initiator goes on to IKE_AUTH.
 import { createHash, randomBytes } from "node:crypto";
 import {
-  ExchangeType, NotifyType, PayloadType, ProtocolId, TransformType, findErrorNotify, findNotify, findPayload,
+  ExchangeType, NotifyType, PayloadType, TransformType, findErrorNotify, findNotify, findPayload,
   findPayloads, hasNotify, notify, encodeU16List, decodeU16List, type IkeMessage, type Payload,
 } from "../wire/index.js";
 import { lookupDh, skeyseed, deriveIkeSaKeys, KeyExchangeError } from "../crypto/index.js";
@@ -55,7 +55,7 @@ export function initiateIkeSaInit(engine: IkeEngine, sa: IkeSa, children: ChildC
   if (!sa.dh || sa.dh.group.id !== group.id) sa.dh = group.generateKeyPair();
   if (sa.ni.length === 0) sa.ni = randomBytes(NONCE_BYTES);
   sa.nextRequestId = 0; // a retry (cookie, INVALID_KE) is again message 0
-  const offered = offerProposals(conn.proposals, ProtocolId.IKE, Buffer.alloc(0));
+  const offered = offerProposals(conn.proposals, Buffer.alloc(0));
   const payloads: Payload[] = [
     ...(sa.cookie ? [notify(NotifyType.COOKIE, sa.cookie)] : []),
     { type: PayloadType.SA, proposals: offered },
@@ -188,7 +188,7 @@ export function respondIkeSaInit(engine: IkeEngine, msg: IkeMessage, from: Endpo
     }
   }
 
-  const ours = offerProposals(conn.proposals, ProtocolId.IKE, Buffer.alloc(0));
+  const ours = offerProposals(conn.proposals, Buffer.alloc(0));
   const sel = selectProposal(ours, saP.proposals);
   if (!sel.ok) return reject(NotifyType.NO_PROPOSAL_CHOSEN, sel.reason);
   let chosen = sel.proposal;

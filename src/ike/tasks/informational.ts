@@ -6,6 +6,7 @@ import type { IkeEngine } from "../engine.js";
 import { hex8 } from "../engine.js";
 import type { ChildSa } from "../child-sa.js";
 import { concludeCollision } from "./ike-rekey.js";
+import { protocolOf } from "../proposals.js";
 
 export function initiateDeleteChild(engine: IkeEngine, sa: IkeSa, child: ChildSa): void {
   if (child.state === "deleting" || child.state === "deleted") return;
@@ -15,8 +16,8 @@ export function initiateDeleteChild(engine: IkeEngine, sa: IkeSa, child: ChildSa
   const build = (): Payload[] | undefined => {
     if (child.state === "deleting" || child.state === "deleted") return undefined;
     child.state = "deleting";
-    engine.log.log("chd", 1, `sending DELETE for ESP CHILD_SA with SPI ${hex8(child.spiIn)}`, sa);
-    return [{ type: PayloadType.DELETE, protocol: ProtocolId.ESP, spis: [child.spiIn] }];
+    engine.log.log("chd", 1, `sending DELETE for ${child.spec.protocol.toUpperCase()} CHILD_SA with SPI ${hex8(child.spiIn)}`, sa);
+    return [{ type: PayloadType.DELETE, protocol: protocolOf(child.spec.protocol), spis: [child.spiIn] }];
   };
   engine.request(sa, ExchangeType.INFORMATIONAL, build,
     () => engine.removeChild(sa, child, "deleted"),
@@ -53,23 +54,23 @@ export function respondInformational(engine: IkeEngine, sa: IkeSa, req: IkeMessa
     if (concludeCollision(engine, sa)) engine.log.log("ike", 1, "the peer may not have noticed the IKE_SA rekey collision", sa);
     return engine.destroy(sa, "deleted by peer");
   }
-  const ours: number[] = [];
+  const ours = new Map<number, number[]>(); // our inbound SPIs by protocol, for the DELETEs of the response
   const gone: ChildSa[] = [];
   for (const d of deletes) {
     if (d.protocol !== ProtocolId.ESP && d.protocol !== ProtocolId.AH) continue;
     for (const spi of d.spis) {
-      // The peer names its inbound SPI, which is our outbound one.
-      const child = [...sa.children.values()].find((c) => c.spiOut === spi);
+      // The peer names its inbound SPI, which is our outbound one, of the protocol the DELETE names.
+      const child = [...sa.children.values()].find((c) => c.spiOut === spi && protocolOf(c.spec.protocol) === d.protocol);
       if (!child) {
         engine.log.log("chd", 1, `received DELETE for unknown CHILD_SA SPI ${hex8(spi)}`, sa);
         sa.childRekey?.deletedSpis.push(spi); // maybe the SA our rekey in flight creates
         continue;
       }
       // A simultaneous delete (both sides deleting the same child): answer without our SPI (RFC 7296 §1.4.1).
-      if (child.state !== "deleting") ours.push(child.spiIn);
+      if (child.state !== "deleting") ours.set(d.protocol, [...(ours.get(d.protocol) ?? []), child.spiIn]);
       gone.push(child);
     }
   }
-  engine.respond(sa, req, ours.length ? [{ type: PayloadType.DELETE, protocol: ProtocolId.ESP, spis: ours }] : []);
+  engine.respond(sa, req, [...ours].map(([protocol, spis]) => ({ type: PayloadType.DELETE, protocol, spis })));
   for (const c of gone) engine.removeChild(sa, c, "deleted by peer");
 }

@@ -103,7 +103,8 @@ export interface IkeInfo {
 
 export interface ChildInfo {
   ike: number; uniqueId: number; name: string; state: string; spiIn: string; spiOut: string;
-  encr: { id: number; keyBits: number; icvLength: number }; udpEncap: boolean; localTs: string; remoteTs: string;
+  /** ESP children only. */
+  encr?: { id: number; keyBits: number; icvLength: number }; udpEncap: boolean; localTs: string; remoteTs: string;
   /** AES-GCM key ‖ salt per direction (hex); absent once the SA is gone (its keys are zeroed). */
   keyIn?: string; keyOut?: string;
 }
@@ -112,7 +113,7 @@ function childInfo(sa: IkeSa, c: ChildSa, keys: boolean): ChildInfo {
   const s = c.spec;
   return {
     ike: sa.uniqueId, uniqueId: c.uniqueId, name: c.name, state: c.state, spiIn: hex8(c.spiIn), spiOut: hex8(c.spiOut),
-    encr: s.encr, udpEncap: s.udpEncap, localTs: formatList(s.localTs), remoteTs: formatList(s.remoteTs),
+    ...(s.protocol === "esp" ? { encr: s.encr } : {}), udpEncap: s.udpEncap, localTs: formatList(s.localTs), remoteTs: formatList(s.remoteTs),
     ...(keys ? { keyIn: hex(s.keysIn.encryptionKey), keyOut: hex(s.keysOut.encryptionKey) } : {}),
   };
 }
