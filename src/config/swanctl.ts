@@ -3,11 +3,15 @@
 // load_conns.c/load_creds.c). Every problem is reported, with where it was written:
 //   - a misspelt key or section: "unknown key 'rekey_tme' in connections.gw (did you mean 'rekey_time'?)";
 //   - a malformed value: "connections.gw.rekey_time = 1x: expected a duration like 30m, 1h, 2d";
-//   - strongSwan syntax for something wasm-ipsec does not implement (IKEv1, certificates, EAP, virtual IPs,
-//     AH, BEET, marks, ...): "... = beet: not supported by wasm-ipsec: ...". A value that asks for what we do
-//     anyway (mode = tunnel, ipcomp = no, ...) is accepted. Nothing is silently ignored, except settings
-//     without effect here as in strongSwan with PSK: send_cert, send_certreq, ocsp, revocation (certificates
-//     only), hostaccess (a variable for updown), label_mode (labels only), childless = allow|never.
+//   - strongSwan syntax for something wasm-ipsec does not implement (IKEv1, EAP, raw public keys, CRL/OCSP,
+//     virtual IPs, BEET, marks, ...): "... = beet: not supported by wasm-ipsec: ...". A value that asks for
+//     what we do anyway (mode = tunnel, ipcomp = no, ...) is accepted. Nothing is silently ignored, except
+//     settings without effect here: ocsp = reply|never (we hold no OCSP responses to send), hostaccess (a
+//     variable for updown), label_mode (labels only), childless = allow|never.
+//
+// Certificates (auth = pubkey, strongSwan's default for the local side) come from swanctl's directories next
+// to the file (credentials.ts): `certs` names files in x509/, `cacerts` in x509ca/ (or absolute paths, or 0x/0s
+// DER), private keys are found in private/, rsa/, ecdsa/ and pkcs8/ by the certificate's public key.
 //
 // Settings of our own live in a section strongSwan's swanctl does not read, so one file serves both:
 //
@@ -22,9 +26,12 @@
 //     retransmit_tries = 5     #   after `tries` retransmissions (defaults: strongSwan's, 165 s in all)
 //     tun {
 //       name = wipsec%d        # TUN device name, at most 15 bytes; %d numbers it (default wipsec%d)
-//       mtu = 1400             # 68-65535 (default: the kernel's)
+//       mtu = 1400             # 68-1856 (default: the path MTU toward the peers less the ESP overhead)
 //     }
 //   }
+import { dirname, isAbsolute, join } from "node:path";
+import { readFileSync, statSync } from "node:fs";
+import type { KeyObject } from "node:crypto";
 import type { AuthConfig, ChildConfig, ConnectionConfig, EngineTimers, SharedSecret } from "../ike/config.js";
 import { parseProposal, lookupKeyword, isAeadEncr, type Proposal } from "../ike/crypto/transforms.js";
 import { ProposalError } from "../ike/crypto/errors.js";
@@ -39,6 +46,13 @@ import {
   UnsupportedError, ValueError,
 } from "./values.js";
 import { checkAddressSpec, parseTrafficSelector, type ConfigSelector } from "./selectors.js";
+import { certificateFile, loadCredentials, KEY_DIRS, type Credentials, type KeyDir } from "./credentials.js";
+import { certHasIdentity, MAX_PATH_LEN, type Certificate } from "../ike/auth/certs.js";
+import { localCredentials } from "../ike/auth/pubkey.js";
+import { spkiOf } from "../ike/auth/keys.js";
+import { dnEquals } from "../ike/auth/dn.js";
+import { AuthError } from "../ike/auth/errors.js";
+import { MAX_INNER_PACKET } from "../daemon/mtu.js";
 
 export interface SwanctlChild extends Omit<ChildConfig, "localTs" | "remoteTs"> {
   localTs: ConfigSelector[];   // may hold `dynamic` selectors, see selectors.ts
@@ -55,8 +69,8 @@ export interface SwanctlChild extends Omit<ChildConfig, "localTs" | "remoteTs"> 
 export interface SwanctlConnection extends Omit<ConnectionConfig, "children"> {
   children: SwanctlChild[];
   version: 0 | 2;              // 0: IKEv2 (strongSwan would also answer IKEv1)
-  overTime: number;            // hard IKE SA lifetime beyond rekey/reauth time, seconds
-  randTime: number;            // jitter subtracted from rekey/reauth time, seconds
+  overTime: number;
+  randTime: number;
   unique: "no" | "never" | "keep" | "replace";
   mobike: boolean;
   dpdTimeout: number;
@@ -77,6 +91,12 @@ export interface SwanctlConfig {
   connections: SwanctlConnection[];
   secrets: SharedSecret[];
   wasmIpsec: WasmIpsecSettings;
+  /** x509/ next to the file: end-entity certificates (trusted as they are, as strongSwan trusts what it loaded). */
+  certs: Certificate[];
+  /** x509ca/: trust anchors. */
+  caCerts: Certificate[];
+  /** private/, rsa/, ecdsa/, pkcs8/. */
+  privateKeys: KeyObject[];
 }
 
 /** Reads a swanctl.conf (and its includes) and maps it; throws ConfigError listing every problem. */
@@ -84,7 +104,8 @@ export function loadSwanctl(path: string, opts: ParseOptions = {}): SwanctlConfi
   return mapSwanctl(loadSettings(path, opts));
 }
 
-/** Parses and maps swanctl.conf text; `file` names it in messages and anchors relative includes. */
+/** Parses and maps swanctl.conf text; `file` names it in messages and anchors relative includes and the
+ *  credential directories. */
 export function parseSwanctl(text: string, file = "swanctl.conf", opts: ParseOptions = {}): SwanctlConfig {
   return mapSwanctl(parseSettings(text, file, opts));
 }
@@ -103,6 +124,10 @@ export const DEFAULT_IKE_PROPOSALS = [
     + "prfsha256-prfsha384-prfsha512-ecp256-ecp384-ecp521-x25519",
 ];
 export const DEFAULT_ESP_PROPOSALS = ["aes128gcm16-aes192gcm16-aes256gcm16"];
+/** AH: strongSwan's (HMAC-SHA2-256/384/512, HMAC-SHA1, AES-XCBC, noesn, optional PFS groups) without the
+ *  two the data plane lacks. A child with ah_proposals and no esp_proposals proposes AH only (vici_config.c
+ *  adds the ESP default only to a child without any proposals). */
+export const DEFAULT_AH_PROPOSALS = ["sha256-sha384-sha512"];
 
 /** strongSwan's default replay window (charon.replay_window) and the data plane's largest. */
 const DEFAULT_REPLAY_WINDOW = 32;
@@ -134,6 +159,11 @@ class Report {
   private readonly seen = new Set<string>();
   at(pos: Position, message: string): void {
     const issue = issueAt(pos, message), key = formatIssue(issue);
+    if (!this.seen.has(key)) { this.seen.add(key); this.issues.push(issue); }
+  }
+  /** A problem with a whole file (a credential): no line to point at. */
+  file(file: string, message: string): void {
+    const issue: ConfigIssue = { file, message }, key = formatIssue(issue);
     if (!this.seen.has(key)) { this.seen.add(key); this.issues.push(issue); }
   }
 }
@@ -261,6 +291,10 @@ function ikeProposalList(item: string): Proposal[] {
   return [parseProposal(item, "ike")];
 }
 
+function ahProposalList(item: string): Proposal[] {
+  return (item.toLowerCase() === "default" ? DEFAULT_AH_PROPOSALS : [item]).map((p) => parseProposal(p, "ah"));
+}
+
 function espProposalList(item: string): Proposal[] {
   if (item.toLowerCase() === "default") return DEFAULT_ESP_PROPOSALS.map((p) => parseProposal(p, "esp"));
   const p = parseProposal(item, "esp");
@@ -277,9 +311,14 @@ function identity(text: string, role: "local" | "remote" | "secret"): string {
   if (text === "%any") return text;
   if (text === "") throw new ValueError("expected an identity (address, fqdn, user@fqdn, @fqdn or @#hex)");
   if (ID_TYPE_PREFIX.test(text)) throw new UnsupportedError("identity type prefixes like fqdn: or email: (write the identity without it)");
-  if (text.includes("=")) throw new UnsupportedError("distinguished names (they need certificate authentication)");
+  if (text.includes("=")) {
+    // A distinguished name; the peer's may hold "*" for any value of an RDN (strongSwan's wildcard DNs).
+    if (role === "local" && text.includes("*")) throw new ValueError("our own identity cannot hold wildcards");
+    try { parseIdentity(text); } catch (e) { throw new ValueError(`expected a distinguished name like "C=CH, O=org, CN=name": ${(e as Error).message}`); }
+    return text;
+  }
   if (text.startsWith("@@")) throw new UnsupportedError("@@ identities");
-  if (role !== "local" && /[*^]/.test(text)) throw new UnsupportedError("wildcard and regular-expression identities");
+  if (role !== "local" && /[*^]/.test(text)) throw new UnsupportedError("wildcard and regular-expression identities other than in distinguished names");
   if (text.startsWith("@#") && !/^@#([0-9a-fA-F]{2})+$/.test(text)) throw new ValueError("expected @# followed by hex digits");
   if (text === "@") throw new ValueError("expected a name after @ (write \"@#hex\" in quotes: # starts a comment)");
   parseIdentity(text);
@@ -288,7 +327,8 @@ function identity(text: string, role: "local" | "remote" | "secret"): string {
 
 // ------------------------------------------------------------------------------------------ mapping
 
-export function mapSwanctl(root: SettingsSection): SwanctlConfig {
+/** `base`: the directory of swanctl's credential directories (x509/, private/, ...), by default the file's. */
+export function mapSwanctl(root: SettingsSection, base = dirname(root.position.file)): SwanctlConfig {
   const r = new Report();
   const top = view(root, []);
   const referenced = new Set<string>();
@@ -311,15 +351,27 @@ export function mapSwanctl(root: SettingsSection): SwanctlConfig {
     }
   }
 
+  const { shared: secrets, passphrases } = mapSecrets(r, top.child("secrets"));
+  const creds = loadCredentials(base, (dir, rel) => passphrases.filter((p) => p.dir === dir && p.file.toLowerCase() === rel.toLowerCase())
+    .map((p) => p.secret), (file, message) => r.file(file, message));
+  for (const p of passphrases) {
+    // swanctl matches `file` against the names in the directory; one that names nothing would never apply.
+    const path = join(base, p.dir, p.file);
+    if (!isFile(path)) r.at(p.position, `${p.where}.file = ${show(p.file)}: no such file ${path}`);
+  }
   const conns = top.child("connections");
   applyKeys(r, conns, "connections", {});
-  const connections = conns.sectionNames().map((name) => mapConnection(r, conns.child(name), name))
+  const connections = conns.sectionNames().map((name) => mapConnection(r, conns.child(name), name, { base, creds }))
     .filter((c): c is SwanctlConnection => c !== undefined);
-  const secrets = mapSecrets(r, top.child("secrets"));
   const wasmIpsec = mapWasmIpsec(r, top.child("wasm-ipsec"));
   if (r.issues.length) throw new ConfigError(sortIssues(r.issues));
-  return { connections, secrets, wasmIpsec };
+  return { connections, secrets, wasmIpsec, ...creds };
 }
+
+const isFile = (path: string): boolean => { try { return statSync(path).isFile(); } catch { return false; } };
+
+/** Where a connection's credential files are found, and what the directories hold. */
+interface CredContext { base: string; creds: Credentials }
 
 /** File order (files in order of first mention), then line and column. */
 function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
@@ -328,12 +380,13 @@ function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
     || (a.i.line ?? 0) - (b.i.line ?? 0) || (a.i.column ?? 0) - (b.i.column ?? 0) || a.n - b.n).map((x) => x.i);
 }
 
-function mapConnection(r: Report, v: SettingsView, name: string): SwanctlConnection | undefined {
+function mapConnection(r: Report, v: SettingsView, name: string, ctx: CredContext): SwanctlConnection | undefined {
   const where = `connections.${name}`;
   const before = r.issues.length;
   let version: 0 | 2 = 0, localAddrs = ["%any"], remoteAddrs = ["%any"], localPort = 500, remotePort = 500;
   let proposals: Proposal[] | undefined, encap = false, mobike = true, dpdDelay = 0, dpdTimeout = 0, fragmentation = true;
   let keyingTries = 1, unique: SwanctlConnection["unique"] = "no";
+  let sendCert: SwanctlConnection["sendCert"] = "ifasked", sendCertreq = true;
   let rekey: number | undefined, reauth: number | undefined, over: number | undefined, rand: number | undefined;
   const addrs = (set: (a: string[]) => void) => list((s) => { checkAddressSpec(s); return [s]; }, (a) => {
     if (!a.length) throw new ValueError("expected at least one address");
@@ -369,9 +422,11 @@ function mapConnection(r: Report, v: SettingsView, name: string): SwanctlConnect
     childless: choice({ allow: true, never: true, prefer: false, force: false }, (ok) => {
       if (!ok) throw new UnsupportedError("childless IKE_SA initiation (RFC 6023)");
     }),
-    send_certreq: bool(() => {}),
-    send_cert: choice({ ifasked: 0, always: 0, never: 0 }, () => {}),
-    ocsp: choice({ both: 0, reply: 0, request: 0, never: 0 }, () => {}),
+    send_certreq: bool((b) => { sendCertreq = b; }),
+    send_cert: choice({ ifasked: "ifasked", always: "always", never: "never" } as const, (c) => { sendCert = c; }),
+    ocsp: choice({ both: false, reply: true, request: false, never: true }, (ok) => {
+      if (!ok) throw new UnsupportedError("OCSP (only reply and never)");
+    }),
     ppk_id: never("postquantum preshared keys (RFC 8784)"),
     ppk_required: noBool("postquantum preshared keys (RFC 8784)"),
     keyingtries: uint((n) => { keyingTries = n; }),
@@ -402,8 +457,8 @@ function mapConnection(r: Report, v: SettingsView, name: string): SwanctlConnect
     else if (lower.startsWith("remote")) remotes.push(sv);
     else r.at(sv.position, `unknown section '${sub}' in ${where}${didYouMean(sub, ["children", "local", "remote"])}`);
   }
-  const local = mapRounds(r, locals, where, "local", v.position);
-  const remote = mapRounds(r, remotes, where, "remote", v.position);
+  const local = mapRounds(r, locals, where, "local", v.position, ctx);
+  const remote = mapRounds(r, remotes, where, "remote", v.position, ctx);
 
   // Lifetimes as vici_config.c config_sn derives them.
   if (rekey === undefined && reauth === undefined) { rekey = DEFAULT_IKE_REKEY; reauth = 0; }
@@ -417,13 +472,14 @@ function mapConnection(r: Report, v: SettingsView, name: string): SwanctlConnect
     name, version, localAddrs, remoteAddrs, localPort, remotePort,
     proposals: proposals?.length ? proposals : DEFAULT_IKE_PROPOSALS.map((p) => parseProposal(p, "ike")),
     local, remote, children, rekeyTime, reauthTime, overTime, randTime, dpdDelay, dpdTimeout, encap, fragmentation,
-    keyingTries, unique, mobike,
+    keyingTries, unique, mobike, sendCert, sendCertreq,
   };
 }
 
 /** The authentication rounds of one side; wasm-ipsec does one (no RFC 4739 multiple authentication). */
-function mapRounds(r: Report, views: SettingsView[], where: string, side: "local" | "remote", connPos: Position): AuthConfig | undefined {
-  const rounds = views.map((v) => ({ v, ...mapAuth(r, v, `${where}.${v.path[v.path.length - 1]}`, side) }));
+function mapRounds(r: Report, views: SettingsView[], where: string, side: "local" | "remote", connPos: Position,
+                   ctx: CredContext): AuthConfig | undefined {
+  const rounds = views.map((v) => mapAuth(r, v, `${where}.${v.path[v.path.length - 1]}`, side, ctx));
   rounds.sort((a, b) => a.round - b.round); // stable: equal rounds keep their order, as vici's insertion
   if (rounds.length > 1) {
     r.at(rounds[1].v.position, `${where}: not supported by wasm-ipsec: more than one ${side} authentication round `
@@ -431,59 +487,159 @@ function mapRounds(r: Report, views: SettingsView[], where: string, side: "local
     return undefined;
   }
   const first = rounds[0];
-  if (first?.auth === "other") return undefined; // reported by mapAuth
-  if (side === "remote") {
-    // Without an auth key strongSwan accepts any method from the peer, so PSK.
-    return { auth: "psk", id: first?.id ?? "%any" };
+  if (first?.failed) return undefined; // reported by mapAuth
+  const id = first?.id ?? "%any";
+  // strongSwan: our side defaults to pubkey; without an auth key it accepts any method from the peer, which
+  // here means a certificate if certs or cacerts say which, else a pre-shared key.
+  const auth = first?.auth ?? (side === "local" || first?.certs || first?.cacerts ? "pubkey" : "psk");
+  if (auth === "psk") {
+    const extra = first?.certs ?? first?.cacerts;
+    if (extra) { r.at(extra.position, `${first!.where}: certs and cacerts need auth = pubkey`); return undefined; }
+    return { auth, id };
   }
-  if (!first?.auth) {
-    r.at(first?.v.position ?? connPos, `${first ? `${where}.${first.v.path[first.v.path.length - 1]}` : where}: `
-      + "local authentication defaults to pubkey, which wasm-ipsec does not support: add auth = psk"
-      + (first ? "" : " in a local { } section"));
+  if (side === "remote") {
+    if (first?.certs && first.cacerts) {
+      r.at(first.cacerts.position, `${first.where}.cacerts: not supported by wasm-ipsec: cacerts together with a pinned peer certificate (certs)`);
+      return undefined;
+    }
+    // A pinned certificate is its own trust anchor (verifyChain); cacerts restrict the anchors.
+    const anchors = first?.certs ?? first?.cacerts;
+    return { auth, id, ...(anchors ? { cacerts: anchors.list } : {}) };
+  }
+  if (first?.cacerts) {
+    r.at(first.cacerts.position, `${first.where}.cacerts: not supported by wasm-ipsec: CA constraints on our own certificate`);
     return undefined;
   }
-  return { auth: "psk", id: first.id };
+  const at = first?.certs?.position ?? first?.v.position ?? connPos, label = first ? first.where : where;
+  const cert = first?.certs?.list[0] ?? ourCertificate(ctx.creds, id);
+  if (!cert) {
+    r.at(at, `${label}: public key authentication${first?.auth ? "" : " (the default without auth = psk)"} needs our certificate: `
+      + `add certs = <file in ${join(ctx.base, "x509")}>${id !== "%any" ? ` (none there for '${id}' with its private key)` : ""}`);
+    return undefined;
+  }
+  const named = [cert, ...(first?.certs?.list.slice(1) ?? [])];
+  const certs = [...named, ...chainOf(cert, [...ctx.creds.caCerts, ...ctx.creds.certs]).filter((c) => !named.some((n) => n.der.equals(c.der)))];
+  try {
+    localCredentials(certs, ctx.creds.privateKeys, id);
+  } catch (e) {
+    const idPos = first?.v.get("id")?.position;
+    const noKey = e instanceof AuthError && e.code === "NO_KEY";
+    r.at(noKey || !idPos ? at : idPos, `${label}: ${(e as Error).message}`
+      + (noKey ? ` in ${KEY_DIRS.map((d) => `${d}/`).join(", ")} of ${ctx.base}` : ""));
+    return undefined;
+  }
+  return { auth, id, certs };
 }
 
-function mapAuth(r: Report, v: SettingsView, where: string, side: "local" | "remote"): { round: number; auth?: "psk" | "other"; id: string } {
-  let round = 0, auth: "psk" | "other" | undefined, id = "%any";
-  const certs = never("certificate and public key authentication");
+/** strongSwan picks our certificate by identity when certs names none: one in x509/ with its private key. */
+function ourCertificate(creds: Credentials, id: string): Certificate | undefined {
+  if (id === "%any") return undefined;
+  const want = parseIdentity(id);
+  const keys = creds.privateKeys.map(spkiOf);
+  return creds.certs.find((c) => certHasIdentity(c, want) && keys.some((k) => k.equals(c.spki)));
+}
+
+/** The intermediate CAs above `cert` among `pool`, to send with it (a self-signed root is the peer's to have). */
+function chainOf(cert: Certificate, pool: Certificate[]): Certificate[] {
+  const out: Certificate[] = [];
+  for (let cur = cert; out.length < MAX_PATH_LEN;) {
+    const next = pool.find((c) => c.ca && c !== cur && !out.includes(c) && dnEquals(c.subject, cur.issuer) && signs(c, cur));
+    if (!next || dnEquals(next.subject, next.issuer)) break;
+    out.push(next);
+    cur = next;
+  }
+  return out;
+}
+
+function signs(issuer: Certificate, cert: Certificate): boolean {
+  try { return cert.x509.verify(issuer.publicKey); } catch { return false; }
+}
+
+interface AuthRound {
+  v: SettingsView;
+  where: string;
+  round: number;
+  auth?: "psk" | "pubkey";
+  failed?: boolean;
+  id?: string;
+  certs?: { list: Certificate[]; position: Position };
+  cacerts?: { list: Certificate[]; position: Position };
+}
+
+/** vici parse_auth: pubkey, and strongSwan's aliases for it, without signature or strength constraints. */
+const PUBKEY_AUTH = new Set(["pubkey", "rsa", "rsa/pss", "ecdsa", "ike:pubkey", "ike:rsa", "ike:rsa/pss", "ike:ecdsa", "ike:ed25519"]);
+
+/** Certificates named by certs/cacerts: files relative to x509/ or x509ca/ (load_conns.c), absolute paths, 0x/0s DER. */
+function certList(value: string, dir: "x509" | "x509ca", base: string): Certificate[] {
+  return listItems(value).map((item) => {
+    const blob = /^0[xs]/i.test(item);
+    const path = blob ? item : isAbsolute(item) ? item : join(base, dir, item);
+    let data: Buffer;
+    if (blob) data = Buffer.from(item.slice(2), /^0x/i.test(item) ? "hex" : "base64");
+    else {
+      try { data = readFileSync(path); } catch (e) { throw new ValueError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`); }
+    }
+    try {
+      return certificateFile(data);
+    } catch (e) {
+      throw new ValueError(`${blob ? "" : `${path}: `}${(e as Error).message}`);
+    }
+  });
+}
+
+function mapAuth(r: Report, v: SettingsView, where: string, side: "local" | "remote", ctx: CredContext): AuthRound {
+  const out: AuthRound = { v, where, round: 0 };
+  const before = r.issues.length;
+  const certs = (key: "certs" | "cacerts", dir: "x509" | "x509ca") => (s: string) => {
+    out[key] = { list: certList(s, dir, ctx.base), position: v.get(key)!.position };
+  };
   applyKeys(r, v, where, {
     auth: (s) => {
-      auth = s.toLowerCase() === "psk" ? "psk" : "other";
-      if (auth === "psk") return;
-      if (/^(ike:|pubkey|rsa|ecdsa)/.test(s)) throw new UnsupportedError("public key authentication (only psk)");
-      if (/^eap/i.test(s)) throw new UnsupportedError("EAP authentication (only psk)");
-      if (/^xauth/i.test(s)) throw new UnsupportedError("XAuth (IKEv1; only psk)");
+      if (s.toLowerCase() === "psk") { out.auth = "psk"; return; }
+      out.failed = true;
+      if (/^(ike:|pubkey|rsa|ecdsa)/.test(s)) {
+        if (PUBKEY_AUTH.has(s)) { out.auth = "pubkey"; out.failed = false; return; }
+        if (PUBKEY_AUTH.has(s.split("-")[0])) throw new UnsupportedError("signature scheme and key strength constraints (use auth = pubkey)");
+        throw new ValueError(`expected pubkey, rsa, ecdsa or rsa/pss, optionally after ike:`);
+      }
+      if (/^eap/i.test(s)) throw new UnsupportedError("EAP authentication (only psk and pubkey)");
+      if (/^xauth/i.test(s)) throw new UnsupportedError("XAuth (IKEv1; only psk and pubkey)");
       throw new ValueError("expected psk, pubkey, eap[-method] or xauth[-backend]");
     },
-    id: (s) => { id = identity(s, side); },
-    round: uint((n) => { round = n; }),
-    certs, cacerts: certs, pubkeys: certs, ca_id: certs, cert_policy: certs,
+    id: (s) => { out.id = identity(s, side); },
+    round: uint((n) => { out.round = n; }),
+    certs: certs("certs", "x509"),
+    cacerts: certs("cacerts", "x509ca"),
+    pubkeys: never("raw public keys (use certificates)"),
+    ca_id: never("CA identity constraints (use cacerts)"),
+    cert_policy: never("certificate policy constraints"),
     groups: never("authorization groups"),
-    revocation: choice({ strict: 0, ifuri: 0, relaxed: 0 }, () => {}),
+    revocation: choice({ relaxed: true, strict: false, ifuri: false }, (ok) => {
+      if (!ok) throw new UnsupportedError("revocation checking (CRL, OCSP): only relaxed");
+    }),
     eap_id: never("EAP authentication"),
     aaa_id: never("EAP authentication"),
     xauth_id: never("XAuth (IKEv1)"),
   });
   for (const sub of v.sectionNames()) {
     const pos = v.child(sub).position;
-    if (/^(ca)?cert/i.test(sub)) r.at(pos, `${where}.${sub}: not supported by wasm-ipsec: certificate authentication`);
+    if (/^(ca)?cert/i.test(sub)) r.at(pos, `${where}.${sub}: not supported by wasm-ipsec: certificates on tokens or smartcards (use certs = <file>)`);
     else r.at(pos, `unknown section '${sub}' in ${where}`);
   }
-  return { round, auth, id };
+  if (r.issues.length !== before) out.failed = true;
+  return out;
 }
 
 function mapChild(r: Report, v: SettingsView, where: string, name: string): SwanctlChild | undefined {
   const before = r.issues.length;
-  let localTs: ConfigSelector[] = [], remoteTs: ConfigSelector[] = [], espProposals: Proposal[] = [];
+  let localTs: ConfigSelector[] = [], remoteTs: ConfigSelector[] = [], espProposals: Proposal[] = [], ahProposals: Proposal[] = [];
   let mode: SwanctlChild["mode"] = "tunnel", startAction: SwanctlChild["startAction"] = "none";
   let closeAction: SwanctlChild["closeAction"] = "none", dpdAction: SwanctlChild["dpdAction"] = "clear";
   let replayWindow = DEFAULT_REPLAY_WINDOW, updown: string | undefined;
   const t: Record<"rekey" | "life" | "rand", { time?: number; bytes?: number; packets?: number }> = { rekey: {}, life: {}, rand: {} };
   const selectors = (set: (ts: ConfigSelector[]) => void) => list((s) => [parseTrafficSelector(s)], set);
   applyKeys(r, v, where, {
-    ah_proposals: never("AH (use esp_proposals)"),
+    ah_proposals: list(ahProposalList, (p) => { ahProposals = p; }),
     esp_proposals: list(espProposalList, (p) => { espProposals = p; }),
     local_ts: selectors((ts) => { localTs = ts; }),
     remote_ts: selectors((ts) => { remoteTs = ts; }),
@@ -554,7 +710,8 @@ function mapChild(r: Report, v: SettingsView, where: string, name: string): Swan
     name,
     localTs: localTs.length ? localTs : [dynamic()],
     remoteTs: remoteTs.length ? remoteTs : [dynamic()],
-    espProposals: espProposals.length ? espProposals : DEFAULT_ESP_PROPOSALS.map((p) => parseProposal(p, "esp")),
+    espProposals: espProposals.length || ahProposals.length ? espProposals : DEFAULT_ESP_PROPOSALS.map((p) => parseProposal(p, "esp")),
+    ...(ahProposals.length ? { ahProposals } : {}),
     mode, startAction, closeAction, dpdAction, replayWindow,
     rekeyTime: time.rekey, lifeTime: time.life, randTime: time.rand,
     rekeyBytes: vol.rekey, lifeBytes: vol.life, randBytes: vol.rand,
@@ -565,15 +722,22 @@ function mapChild(r: Report, v: SettingsView, where: string, name: string): Swan
 
 const SECRET_TYPES = ["eap", "xauth", "ntlm", "ike", "ppk", "private", "rsa", "ecdsa", "pkcs8", "pkcs12", "token"];
 
-function mapSecrets(r: Report, v: SettingsView): SharedSecret[] {
+/** A passphrase for an encrypted private key in one of the key directories (load_creds.c decrypt_with_config). */
+interface Passphrase { dir: KeyDir; file: string; secret: string; where: string; position: Position }
+
+function mapSecrets(r: Report, v: SettingsView): { shared: SharedSecret[]; passphrases: Passphrase[] } {
   applyKeys(r, v, "secrets", {});
-  const out: SharedSecret[] = [];
+  const shared: SharedSecret[] = [], passphrases: Passphrase[] = [];
   for (const name of v.sectionNames()) {
     const sv = v.child(name), where = `secrets.${name}`;
     const type = SECRET_TYPES.find((t) => name.startsWith(t)); // case-sensitive, as load_creds.c strpfx
+    if ((KEY_DIRS as readonly string[]).includes(type ?? "")) {
+      passphrases.push(...mapPassphrases(r, sv, where, type as KeyDir));
+      continue;
+    }
     if (type !== "ike") {
       r.at(sv.position, type
-        ? `${where}: not supported by wasm-ipsec: ${type} secrets (only ike<suffix> sections, pre-shared keys)`
+        ? `${where}: not supported by wasm-ipsec: ${type} secrets (only ike<suffix> pre-shared keys and private/rsa/ecdsa/pkcs8<suffix> key passphrases)`
         : `unknown secret type '${name}' in secrets: pre-shared keys go in sections named ike<suffix>`);
       continue;
     }
@@ -587,9 +751,25 @@ function mapSecrets(r: Report, v: SettingsView): SharedSecret[] {
     if (!sv.get("secret")) r.at(sv.position, `${where}: missing secret = ...`);
     if (r.issues.length !== before || !secret) continue;
     // %any owns the secret for every identity, which the engine expresses with no ids.
-    out.push({ ids: ids.includes("%any") ? [] : ids, secret });
+    shared.push({ ids: ids.includes("%any") ? [] : ids, secret });
   }
-  return out;
+  return { shared, passphrases };
+}
+
+/** secrets.<dir><suffix> { file = name in <dir>/, secret<suffix> = passphrase, ... }: every secret is tried. */
+function mapPassphrases(r: Report, sv: SettingsView, where: string, dir: KeyDir): Passphrase[] {
+  const before = r.issues.length;
+  let file: string | undefined;
+  const secrets: string[] = [];
+  const handlers: Handlers = { file: (s) => { file = s; } };
+  for (const k of sv.keys()) if (k.name.startsWith("secret")) handlers[k.name] = (s) => { secrets.push(s); };
+  applyKeys(r, sv, where, handlers, "secret");
+  for (const sub of sv.sectionNames()) r.at(sv.child(sub).position, `unknown section '${sub}' in ${where}`);
+  if (file === undefined) r.at(sv.position, `${where}: missing file = <name of the key in ${dir}/>`);
+  if (!secrets.length) r.at(sv.position, `${where}: missing secret = <passphrase>`);
+  if (r.issues.length !== before || file === undefined) return [];
+  const position = sv.get("file")!.position;
+  return secrets.map((secret) => ({ dir, file: file!, secret, where, position }));
 }
 
 function mapWasmIpsec(r: Report, v: SettingsView): WasmIpsecSettings {
@@ -625,6 +805,7 @@ function mapWasmIpsec(r: Report, v: SettingsView): WasmIpsecSettings {
       },
       mtu: uint((n) => {
         if (n < 68 || n > 65535) throw new ValueError("expected an MTU of 68-65535 bytes");
+        if (n > MAX_INNER_PACKET) throw new UnsupportedError(`packets above ${MAX_INNER_PACKET} bytes (the data plane's packet slots)`);
         out.tun.mtu = n;
       }),
     });

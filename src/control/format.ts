@@ -17,7 +17,12 @@ export function formatSas(sas: IkeStatus[]): string {
     out.push(`  local  '${s.localId}' @ ${s.localHost}[${s.localPort}]${s.natLocal ? " [NAT-T]" : ""}`);
     out.push(`  remote '${s.remoteId}' @ ${s.remoteHost}[${s.remotePort}]${s.natRemote ? " [NAT-T]" : ""}`);
     out.push(`  ${s.algorithms}`);
-    out.push(`  established ${duration(s.establishedSecondsAgo)} ago${s.rekeyInSeconds !== undefined ? `, rekeying in ${duration(s.rekeyInSeconds)}` : ""}`);
+    // swanctl: "established 5s ago, rekeying in 13985s, reauth in 3590s"; half-open SAs show none of it.
+    if (s.establishedSecondsAgo !== undefined) {
+      out.push(`  established ${duration(s.establishedSecondsAgo)} ago${s.rekeyInSeconds !== undefined ? `, rekeying in ${duration(s.rekeyInSeconds)}` : ""}`
+        + `${s.reauthInSeconds !== undefined ? `, reauth in ${duration(s.reauthInSeconds)}` : ""}`
+        + `${s.expiresInSeconds !== undefined ? `, expires in ${duration(s.expiresInSeconds)}` : ""}`);
+    }
     for (const c of s.children) {
       out.push(`  ${c.name}: #${c.uniqueId}, ${c.state.toUpperCase()}, ${c.mode.toUpperCase()}${c.encap ? "-in-UDP" : ""}, ${c.protocol}:${c.encr}${c.esn ? "/ESN" : ""}${c.dhGroup ? `/${c.dhGroup}` : ""}`);
       out.push(`    installed ${duration(c.installedSecondsAgo)} ago${c.rekeyInSeconds !== undefined ? `, rekeying in ${duration(c.rekeyInSeconds)}` : ""}${c.expiresInSeconds !== undefined ? `, expires in ${duration(c.expiresInSeconds)}` : ""}`);
@@ -41,8 +46,11 @@ export function formatConns(conns: ConnStatus[]): string {
     out.push(`${c.name}: IKEv2, no reauthentication`);
     out.push(`  local:  ${c.localAddrs.join(", ")}`);
     out.push(`  remote: ${c.remoteAddrs.join(", ")}`);
-    out.push(`  local pre-shared key authentication:\n    id: ${c.local.id}`);
-    out.push(`  remote pre-shared key authentication:\n    id: ${c.remote.id}`);
+    for (const [side, a] of [["local", c.local], ["remote", c.remote]] as const) {
+      out.push(`  ${side} ${a.auth === "pubkey" ? "public key" : "pre-shared key"} authentication:`, `    id: ${a.id}`);
+      for (const cert of a.certs ?? []) out.push(`    certs: ${cert}`);
+      for (const ca of a.cacerts ?? []) out.push(`    cacerts: ${ca}`);
+    }
     for (const ch of c.children) {
       out.push(`  ${ch.name}: ${ch.mode.toUpperCase()}, start_action ${ch.startAction}`);
       out.push(`    local:  ${ch.localTs.join(" ")}`);

@@ -16,8 +16,9 @@ export type Command =
 export const COMMANDS = ["initiate", "terminate", "rekey", "load-all", "list-conns", "list-sas", "stats"] as const;
 
 export interface ChildStatus {
-  name: string; uniqueId: number; state: string; mode: string; protocol: "ESP"; encap: boolean;
-  encr: string; esn: boolean; dhGroup?: string;
+  name: string; uniqueId: number; state: string; mode: string; protocol: "ESP" | "AH"; encap: boolean;
+  encr: string; // the algorithm: ESP's cipher, AH's integrity transform
+  esn: boolean; dhGroup?: string;
   spiIn: string; spiOut: string;
   bytesIn: string; packetsIn: string; bytesOut: string; packetsOut: string;
   dropsIn: Record<string, string>; dropsOut: Record<string, string>;
@@ -32,14 +33,18 @@ export interface IkeStatus {
   remoteHost: string; remotePort: number; remoteId: string;
   natLocal: boolean; natRemote: boolean;
   algorithms: string;
-  establishedSecondsAgo?: number; rekeyInSeconds?: number;
+  establishedSecondsAgo?: number; rekeyInSeconds?: number; reauthInSeconds?: number; expiresInSeconds?: number;
   children: ChildStatus[];
 }
 
+/** An authentication round; certs: subjects of our certificate and its intermediates, or the peer's pinned one;
+ *  cacerts: the trust anchors a connection restricts the peer to. */
+export interface AuthStatus { auth: string; id: string; certs?: string[]; cacerts?: string[] }
+
 export interface ConnStatus {
   name: string; localAddrs: string[]; remoteAddrs: string[]; proposals: string[];
-  local: { auth: string; id: string }; remote: { auth: string; id: string };
-  children: { name: string; mode: string; localTs: string[]; remoteTs: string[]; espProposals: string[]; startAction: string }[];
+  local: AuthStatus; remote: AuthStatus;
+  children: { name: string; mode: string; localTs: string[]; remoteTs: string[]; espProposals: string[]; ahProposals: string[]; startAction: string }[];
 }
 
 export type Response =

@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { DataPlane } from "../dataplane/dataplane.js";
 import { Tun } from "../io/tun.js";
 import { UdpSocket } from "../io/udp.js";
+import { RawAh } from "../io/raw.js";
 import { SockAddr } from "../io/sockaddr.js";
 import { IkeSocket } from "../io/ike-socket.js";
 import { DataPlaneWorkers } from "../gateway/workers.js";
@@ -14,16 +15,17 @@ import { DataPlaneInstaller } from "../ike/installer.js";
 import { KeyLog } from "../ike/keylog.js";
 import type { Logger } from "../ike/log.js";
 import type { IkeSa } from "../ike/ike-sa.js";
-import type { ChildSa, InstalledHandles } from "../ike/child-sa.js";
+import { childAlgorithm, type ChildSa, type InstalledHandles } from "../ike/child-sa.js";
 import type { ConnectionConfig } from "../ike/config.js";
 import { formatIdentity } from "../ike/identity.js";
-import { describeProposal } from "../ike/proposals.js";
+import { describeProposal, describeProposals } from "../ike/proposals.js";
 import { format as formatTs } from "../ike/selectors.js";
 import { resolveSelectors } from "../config/selectors.js";
 import type { SwanctlConfig } from "../config/swanctl.js";
 import type { BackendName } from "../crypto/backend.js";
 import type { Command, IkeStatus, ConnStatus, ChildStatus } from "../control/protocol.js";
 import { trapPolicies, protectPolicies, rangeToPrefixes, ikeAddresses, type TrapRef } from "./policies.js";
+import { icvOf, innerMtu, pathMtu, tunMtu, IPV6_MIN_MTU, DEFAULT_PATH_MTU, type MtuPeer, type SaShape } from "./mtu.js";
 
 export interface GatewayOptions {
   config: SwanctlConfig;
@@ -39,12 +41,38 @@ const hex16 = (n: bigint) => n.toString(16).padStart(16, "0");
 /** Counters for JSON output (bigint does not serialize). */
 const str = (d: Partial<Record<string, bigint>>) => Object.fromEntries(Object.entries(d).map(([k, v]) => [k, String(v)]));
 
+const shapeOf = (spec: ChildSa["spec"]): SaShape =>
+  (spec.protocol === "esp" ? { protocol: "esp", icv: spec.encr.icvLength, udpEncap: spec.udpEncap } : { protocol: "ah", integ: spec.integ.name });
+
+/** When an established IKE SA is due for rekeying and reauthentication, as swanctl lists them. */
+function ikeTimes(s: IkeSa, now: number): Pick<IkeStatus, "rekeyInSeconds" | "reauthInSeconds" | "expiresInSeconds"> {
+  if (s.state !== "established") return {};
+  return {
+    ...(s.rekeyAt ? { rekeyInSeconds: s.rekeyAt - now } : {}),
+    ...(s.reauthAt ? { reauthInSeconds: s.reauthAt - now } : {}),
+    ...(s.expireAt ? { expiresInSeconds: s.expireAt - now } : {}),
+  };
+}
+
+const authStatus = (a: ConnectionConfig["local"]): ConnStatus["local"] => ({
+  auth: a.auth, id: a.id,
+  ...(a.certs ? { certs: a.certs.map((c) => c.subjectText) } : {}), ...(a.cacerts ? { cacerts: a.cacerts.map((c) => c.subjectText) } : {}),
+});
+
+/** Keys and trust anchors: x509ca/, and x509/ too (strongSwan trusts every certificate it loaded, so a peer's
+ *  certificate placed there is accepted as it is). */
+function credentials(cfg: SwanctlConfig): { privateKeys: SwanctlConfig["privateKeys"]; caCerts: SwanctlConfig["caCerts"] } {
+  return { privateKeys: cfg.privateKeys, caCerts: [...cfg.caCerts, ...cfg.certs] };
+}
+
 /** Engine connections from swanctl's: dynamic selectors resolved with the connection's own addresses. */
 function engineConnections(cfg: SwanctlConfig): ConnectionConfig[] {
   return cfg.connections.map((c) => {
     const { local, remote } = ikeAddresses(c);
     return {
-      ...c, encap: true, // our data plane speaks ESP-in-UDP only (like strongSwan's kernel-libipsec)
+      // Our data plane speaks ESP-in-UDP only (like strongSwan's kernel-libipsec), so ESP forces encapsulation;
+      // AH cannot be encapsulated (the engine refuses AH under a real or forced NAT): AH-only connections force nothing.
+      ...c, encap: c.encap || c.children.some((ch) => ch.espProposals.length > 0),
       children: c.children.map((ch) => ({ ...ch, localTs: resolveSelectors(ch.localTs, local), remoteTs: resolveSelectors(ch.remoteTs, remote) })),
     };
   });
@@ -74,6 +102,8 @@ export class Gateway {
   readonly engine: IkeEngine;
   private tun!: Tun;
   private udp!: UdpSocket;
+  /** Raw AH sockets, only when a configured child proposes AH (they see every AH packet of the host). */
+  private raw?: RawAh;
   private ike500!: IkeSocket;
   private workers!: DataPlaneWorkers;
   private traps = new Map<number, TrapRef>();
@@ -81,6 +111,7 @@ export class Gateway {
   private routes = new Set<string>();
   private pollTimer?: NodeJS.Timeout;
   private cfg: SwanctlConfig;
+  private mtu = 0;
 
   private constructor(private readonly o: GatewayOptions) {
     this.cfg = o.config;
@@ -97,11 +128,11 @@ export class Gateway {
     };
     const keylogPath = o.keylog ?? s.keylog;
     this.engine = new IkeEngine({
-      connections: engineConnections(o.config), secrets: o.config.secrets, transport, timers: s.timers,
+      connections: engineConnections(o.config), secrets: o.config.secrets, transport, timers: s.timers, ...credentials(o.config),
       installer: new GatewayInstaller(this.dp, (h) => this.syncPolicies(h)), log: o.log, keylog: keylogPath ? new KeyLog(keylogPath) : undefined,
     });
     // Every change of Child SAs changes the SPD and the routes.
-    for (const ev of ["child-up", "child-down", "ike-down"]) this.engine.on(ev, () => this.syncPolicies());
+    for (const ev of ["child-up", "child-down", "ike-down"]) this.engine.on(ev, () => { this.syncPolicies(); this.updateMtu(); });
     this.engine.on("child-up", (_sa: IkeSa, child: ChildSa) => {
       for (const [id, t] of this.traps) if (t.child === child.name) this.workers?.saUp(id);
     });
@@ -123,9 +154,13 @@ export class Gateway {
 
   private async open(): Promise<void> {
     const s = this.cfg.wasmIpsec, log = this.o.log;
-    this.tun = Tun.open(this.dp, { name: s.tun.name, mtu: s.tun.mtu ?? 1400 });
+    this.mtu = s.tun.mtu ?? this.wantedMtu();
+    this.tun = Tun.open(this.dp, { name: s.tun.name, mtu: this.mtu });
     // 4 MiB socket buffers: a burst of a TCP window must not overflow the ESP socket between batches.
     this.udp = UdpSocket.open(this.dp, { address: "::", port: 4500, receiveBuffer: 4 << 20, sendBuffer: 4 << 20 });
+    if (this.cfg.connections.some((c) => c.children.some((ch) => (ch.ahProposals?.length ?? 0) > 0))) {
+      this.raw = RawAh.open(this.dp, { receiveBuffer: 4 << 20, sendBuffer: 4 << 20 });
+    }
     const addresses = [...new Set(this.cfg.connections.flatMap((c) => c.localAddrs).filter((a) => !a.startsWith("%") && !a.includes("/")))];
     this.ike500 = await IkeSocket.open({
       addresses: addresses.length ? addresses : ["0.0.0.0"], port: 500, nattPort: 0,
@@ -133,7 +168,7 @@ export class Gateway {
     });
     this.ike500.attach(this.engine);
     this.workers = await DataPlaneWorkers.start(this.dp, {
-      tun: this.tun, udp: this.udp, backend: this.o.backend ?? s.cryptoBackend,
+      tun: this.tun, udp: this.udp, raw: this.raw, backend: this.o.backend ?? s.cryptoBackend,
       onIke: (m, from) => {
         const sa = this.saForMessage(m);
         this.engine.receive(m, { address: from.address, port: from.port }, { address: sa?.local.address ?? "::", port: 4500 });
@@ -145,7 +180,7 @@ export class Gateway {
     this.syncPolicies();
     this.pollTimer = setInterval(() => this.engine.pollLifetimes(), 1000);
     this.pollTimer.unref();
-    log.log("cfg", 0, `gateway up: ${this.tun.name} (MTU ${s.tun.mtu ?? 1400}), IKE on ${addresses.join(", ") || "*"}:500, ESP-in-UDP on 4500, ` +
+    log.log("cfg", 0, `gateway up: ${this.tun.name} (MTU ${this.mtu}${s.tun.mtu ? ", configured" : ""}), IKE on ${addresses.join(", ") || "*"}:500, ESP-in-UDP on 4500${this.raw ? ", raw AH" : ""}, ` +
       `${this.cfg.connections.length} connection(s), crypto backend ${this.o.backend ?? s.cryptoBackend}`);
     for (const c of this.cfg.connections) {
       for (const ch of c.children) if (ch.startAction === "start") this.tryInitiate(c.name, ch.name);
@@ -201,6 +236,42 @@ export class Gateway {
     for (const r of want) if (!this.routes.has(r)) this.route("replace", r);
     for (const r of this.routes) if (!want.has(r)) this.route("del", r);
     this.routes = want;
+  }
+
+  /** The TUN MTU the peers call for: those of installed Child SAs, else every configured peer with the
+   *  largest overhead its proposals allow (and the default path for peers not known yet). */
+  private wantedMtu(): number {
+    const active: MtuPeer[] = this.engine.sas().flatMap((sa) => [...sa.children.values()]
+      .filter((c) => c.handles && (c.state === "installed" || c.state === "rekeying"))
+      .map((c) => ({ address: sa.remote.address, sa: shapeOf(c.spec) })));
+    const configured = () => this.cfg.connections.flatMap((c) => {
+      const { local, remote } = ikeAddresses(c);
+      const address = remote !== "0.0.0.0" ? remote : local.includes(":") ? "::" : "0.0.0.0";
+      const icvs = c.children.flatMap((ch) => ch.espProposals.flatMap((p) => p.encr.map((e) => icvOf(e.id))));
+      const shapes: SaShape[] = [{ protocol: "esp", icv: icvs.length ? Math.max(...icvs) : 16, udpEncap: true }];
+      // AH's largest header, HMAC-SHA-512's 32-byte ICV, until an AH SA says which it is.
+      if (c.children.some((ch) => ch.ahProposals?.length)) shapes.push({ protocol: "ah", integ: "sha512" });
+      return shapes.map((sa) => ({ address, sa }));
+    });
+    // An unknown peer (%any) is assumed behind the default path: its SA corrects the MTU when it comes up.
+    const path = (a: string) => (a === "::" || a === "0.0.0.0" ? DEFAULT_PATH_MTU : pathMtu(a));
+    return tunMtu(active.length ? active : configured(), path) ?? innerMtu(DEFAULT_PATH_MTU, 4, { protocol: "esp", icv: 16, udpEncap: true });
+  }
+
+  /** Follow the path toward the peers as Child SAs come and go, unless the configuration fixes the MTU. */
+  private updateMtu(): void {
+    if (!this.tun || this.cfg.wasmIpsec.tun.mtu !== undefined) return;
+    const mtu = this.wantedMtu();
+    if (mtu === this.mtu) return;
+    try {
+      execFileSync("ip", ["link", "set", "dev", this.tun.name, "mtu", String(mtu)], { stdio: "pipe" });
+      this.o.log.log("cfg", 1, `${this.tun.name}: MTU ${this.mtu} -> ${mtu}${mtu < IPV6_MIN_MTU ? " (below 1280: no IPv6 through the tunnel)" : ""}`);
+      // The kernel drops a device's IPv6 routes with IPv6 itself below 1280: put them back when it returns.
+      if (this.mtu < IPV6_MIN_MTU && mtu >= IPV6_MIN_MTU) for (const r of this.routes) if (r.includes(":")) this.route("replace", r);
+      this.mtu = mtu;
+    } catch (e) {
+      this.o.log.log("cfg", 0, `ip link set dev ${this.tun.name} mtu ${mtu} failed: ${((e as { stderr?: Buffer }).stderr ?? "").toString().trim()}`);
+    }
   }
 
   private route(op: "replace" | "del", prefix: string): void {
@@ -298,20 +369,23 @@ export class Gateway {
     this.cfg = cfg;
     this.engine.connections = engineConnections(cfg);
     this.engine.secrets = cfg.secrets;
+    Object.assign(this.engine, credentials(cfg));
     this.syncPolicies();
     for (const c of cfg.connections) {
       for (const ch of c.children) {
         if (ch.startAction === "start" && !this.engine.sas().some((s) => s.conn.name === c.name)) this.tryInitiate(c.name, ch.name);
       }
     }
-    return `loaded ${cfg.connections.length} connection(s) and ${cfg.secrets.length} secret(s)`;
+    return `loaded ${cfg.connections.length} connection(s), ${cfg.secrets.length} secret(s), ${cfg.certs.length + cfg.caCerts.length} certificate(s) `
+      + `and ${cfg.privateKeys.length} private key(s)`;
   }
 
   private listConns(): ConnStatus[] {
     return this.engine.connections.map((c) => ({
       name: c.name, localAddrs: c.localAddrs, remoteAddrs: c.remoteAddrs, proposals: [],
-      local: { auth: c.local.auth, id: c.local.id }, remote: { auth: c.remote.auth, id: c.remote.id },
-      children: c.children.map((ch) => ({ name: ch.name, mode: ch.mode, localTs: ch.localTs.map(formatTs), remoteTs: ch.remoteTs.map(formatTs), espProposals: [], startAction: ch.startAction })),
+      local: authStatus(c.local), remote: authStatus(c.remote),
+      children: c.children.map((ch) => ({ name: ch.name, mode: ch.mode, localTs: ch.localTs.map(formatTs), remoteTs: ch.remoteTs.map(formatTs),
+        espProposals: describeProposals(ch.espProposals), ahProposals: describeProposals(ch.ahProposals ?? []), startAction: ch.startAction })),
     }));
   }
 
@@ -325,11 +399,12 @@ export class Gateway {
       // swanctl's nat-local: a NAT in front of us, not the one faked to force UDP encapsulation (nat-fake).
       natLocal: s.natLocal && !s.natFake, natRemote: s.natRemote, algorithms: s.algs ? describeProposal(s.algs.proposal) : "",
       establishedSecondsAgo: s.establishedAt ? now - s.establishedAt : undefined,
+      ...ikeTimes(s, now),
       children: [...s.children.values()].map((c): ChildStatus => {
         const i = c.handles ? this.dp.sadb.stats(c.handles.in) : undefined, o = c.handles ? this.dp.sadb.stats(c.handles.out) : undefined;
         return {
-          name: c.name, uniqueId: c.uniqueId, state: c.state, mode: c.spec.mode, protocol: "ESP", encap: c.spec.udpEncap,
-          encr: `AES_GCM_${c.spec.encr.icvLength}-${c.spec.encr.keyBits}`, esn: c.spec.esn,
+          name: c.name, uniqueId: c.uniqueId, state: c.state, mode: c.spec.mode, protocol: c.spec.protocol === "ah" ? "AH" : "ESP", encap: c.spec.udpEncap,
+          encr: childAlgorithm(c.spec), esn: c.spec.esn,
           dhGroup: c.spec.dhGroup ? String(c.spec.dhGroup) : undefined,
           spiIn: hex8(c.spiIn), spiOut: hex8(c.spiOut),
           bytesIn: String(i?.bytes ?? 0n), packetsIn: String(i?.packets ?? 0n), bytesOut: String(o?.bytes ?? 0n), packetsOut: String(o?.packets ?? 0n),
@@ -362,6 +437,7 @@ export class Gateway {
     this.routes.clear();
     await this.ike500?.close();
     this.udp?.close();
+    this.raw?.close();
     this.tun?.close();
   }
 }

@@ -20,6 +20,8 @@ export interface ChildConfig {
   localTs: TrafficSelector[];
   remoteTs: TrafficSelector[];
   espProposals: Proposal[];
+  /** AH proposals (swanctl ah_proposals); a child with only AH has no ESP proposals. See childProposals(). */
+  ahProposals?: Proposal[];
   mode: "tunnel" | "transport";
   startAction: "none" | "trap" | "start";
   closeAction?: "none" | "trap" | "start";
@@ -43,6 +45,8 @@ export interface ConnectionConfig {
   children: ChildConfig[];
   rekeyTime: number;      // IKE SA rekey, seconds; 0 = never
   reauthTime: number;     // seconds; 0 = never
+  randTime?: number;      // seconds of jitter subtracted from rekey/reauth time; default a tenth of it
+  overTime?: number;      // hard lifetime beyond the earlier of rekey/reauth time; default max(rekey, reauth) / 10
   dpdDelay: number;       // seconds; 0 = no liveness checks
   dpdTimeout?: number;
   keepalive?: number;     // NAT-T keepalive interval, seconds (0 = none); default the engine's timers.keepalive
@@ -77,6 +81,12 @@ export function connectionDefaults(c: Partial<ConnectionConfig> & Pick<Connectio
     localAddrs: ["%any"], remoteAddrs: ["%any"], localPort: 500, remotePort: 500, children: [], rekeyTime: 14400,
     reauthTime: 0, dpdDelay: 0, encap: true, fragmentation: true, ...c,
   };
+}
+
+/** What a child offers and accepts, in order of preference: its AH proposals, then its ESP ones (strongSwan
+ *  keeps both in one list, in the order of the swanctl.conf keys; a child rarely has both). */
+export function childProposals(c: Pick<ChildConfig, "espProposals" | "ahProposals">): Proposal[] {
+  return [...(c.ahProposals ?? []), ...c.espProposals];
 }
 
 export function childDefaults(c: Partial<ChildConfig> & Pick<ChildConfig, "name" | "localTs" | "remoteTs" | "espProposals">): ChildConfig {

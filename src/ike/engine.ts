@@ -266,7 +266,7 @@ export class IkeEngine extends EventEmitter {
     sa.childRekey = undefined;
     if (orphan) this.destroy(orphan, "the IKE SA it was to replace is gone");
     sa.pending?.timer?.cancel();
-    for (const t of [sa.rekeyTimer, sa.dpdTimer, sa.halfOpenTimer, sa.deleteTimer]) t?.cancel();
+    for (const t of [sa.rekeyTimer, sa.reauthTimer, sa.expireTimer, sa.keepaliveTimer, sa.dpdTimer, sa.halfOpenTimer, sa.deleteTimer]) t?.cancel();
     for (const [k, v] of this.bySpi) if (v === sa) this.bySpi.delete(k);
     for (const [k, v] of this.halfOpen) if (v === sa) this.halfOpen.delete(k);
     sa.wipe();
@@ -280,8 +280,7 @@ export class IkeEngine extends EventEmitter {
     child.expireTimer?.cancel();
     if (child.handles) this.installer.uninstall(child.handles);
     child.handles = undefined;
-    child.spec.keysIn.encryptionKey.fill(0);
-    child.spec.keysOut.encryptionKey.fill(0);
+    for (const k of [child.spec.keysIn, child.spec.keysOut]) { k.encryptionKey.fill(0); k.integrityKey.fill(0); }
     child.state = "deleted";
     sa.children.delete(child.uniqueId);
     this.log.log("chd", 1, `CHILD_SA ${child.name}{${child.uniqueId}} removed (SPIs ${hex8(child.spiIn)}_i ${hex8(child.spiOut)}_o): ${reason}`, sa);

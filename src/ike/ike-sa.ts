@@ -79,9 +79,12 @@ export class IkeSa {
   establishedAt = 0;
   lastInbound = 0;        // clock time of the last message from the peer (DPD)
   lastOutbound = 0;       // clock time of the last message to the peer (NAT keepalives)
+  rekeyAt = 0;            // clock time the scheduled IKE rekey is due (0 = none)
+  expireAt = 0;           // clock time of the hard lifetime (over_time past the earlier of rekey and reauth)
   reauthAt = 0;           // clock time reauthentication is due (0 = not scheduled); kept across IKE rekeys
   rekeyTimer?: Timer;
   reauthTimer?: Timer;
+  expireTimer?: Timer;
   dpdTimer?: Timer;
   keepaliveTimer?: Timer;
   halfOpenTimer?: Timer;

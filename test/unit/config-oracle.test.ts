@@ -3,11 +3,14 @@
 // charon over vici. A fake vici server here records those messages: load-conn carries every connection as
 // swanctl sees it (references resolved, lists split, empty values dropped), load-shared every secret decoded.
 // Our parser plus views must produce exactly the same, on the strongSwan example configs, on a torture file
-// and on generated random ones; and must reject exactly the files swanctl rejects.
+// and on generated random ones; and must reject exactly the files swanctl rejects. For certificate configs,
+// load-cert and load-key carry every credential swanctl found in its directories (decrypted where a secret
+// says how), and load-conn the certificate files certs/cacerts name: our loader must find the same.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { X509Certificate, createPrivateKey, createPublicKey } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -347,4 +350,90 @@ test("differential: 150 random configs parse (or fail) identically in swanctl an
     if (ours(f) !== "rejected") parsed++;
   }
   assert.ok(parsed > 50, `only ${parsed} of the random configs were valid`);
+});
+
+// ------------------------------------------------------------------------- certificates and keys
+
+const PKI = join(import.meta.dirname, "../../../test/fixtures/pki");
+
+/** A certificate or key as sent over vici: PEM text or DER. */
+const certDer = (data: Buffer) => new X509Certificate(data).raw.toString("hex");
+function keySpki(data: Buffer): string {
+  const tries = data.includes("-----BEGIN") ? [{ format: "pem" as const }]
+    : (["pkcs8", "sec1", "pkcs1"] as const).map((type) => ({ format: "der" as const, type }));
+  for (const t of tries) {
+    try { return createPublicKey(createPrivateKey({ key: data, ...t })).export({ type: "spki", format: "der" }).toString("hex"); } catch { /* next */ }
+  }
+  throw new Error(`swanctl sent a key node cannot read: ${data.toString("hex").slice(0, 40)}...`);
+}
+
+test("certificates and keys: swanctl loads the same files from the same directories as we do, decrypts the same, resolves certs/cacerts alike", async () => {
+  const dir = join(work, "creds");
+  const place = (to: string, from: string) => { mkdirSync(join(dir, to, ".."), { recursive: true }); copyFileSync(join(PKI, from), join(dir, to)); };
+  place("x509/moon.crt", "moon.crt");
+  place("x509/sun.crt", "sun.crt");
+  place("x509ca/root.crt", "root.crt");
+  place("x509ca/im.crt", "im.crt");
+  place("ecdsa/moon.pem", "moon.key.pem");     // SEC1 PEM
+  place("rsa/carol.pem", "carol.key.pem");     // PKCS#1 PEM
+  place("rsa/carol.der", "carol.key.der");     // PKCS#1 DER
+  place("private/sun.pem", "sun.key.pem");     // Ed25519 PKCS#8
+  place("pkcs8/eve.pem", "eve.key.pem");       // P-521 PKCS#8
+  place("private/dave.enc.pem", "dave.key.enc.pem");
+  writeFileSync(join(dir, "swanctl.conf"), `connections {
+  gw {
+    local { auth = pubkey
+      certs = moon.crt
+      id = moon.strongswan.org }
+    remote { auth = pubkey
+      cacerts = root.crt
+      id = "C=CH, O=strongSwan Test, CN=sun.strongswan.org" }
+  }
+  pinned {
+    local { auth = ecdsa
+      certs = ${join(dir, "x509/moon.crt")} }
+    remote { auth = pubkey
+      certs = sun.crt }
+  }
+}
+secrets {
+  private-dave { file = dave.enc.pem
+    secret = "dave's secret" }
+}
+`);
+  requests = [];
+  const child = spawn("/usr/sbin/swanctl", ["--load-all", "--noprompt", "--uri", `unix://${sock}`, "--file", join(dir, "swanctl.conf")]);
+  let output = "";
+  child.stdout.on("data", (d) => { output += d; });
+  child.stderr.on("data", (d) => { output += d; });
+  assert.equal(await new Promise<number | null>((resolve) => child.on("close", resolve)), 0, output);
+  // Plugins this build lacks and credential directories that do not exist are no errors of the config.
+  const errors = output.split("\n").filter((l) => /fail|invalid/i.test(l) && !/^plugin '|^opening directory/.test(l));
+  assert.deepEqual(errors, [], output);
+
+  const cfg = loadSwanctl(join(dir, "swanctl.conf"));
+  const sorted = (a: string[]) => [...a].sort();
+  // x509/ with flag NONE, x509ca/ with flag CA (vici load-cert).
+  const certs = requests.filter((r) => r.name === "load-cert").map((r) => {
+    const m = decodeMessage(r.body), get = (k: string) => m.find((e) => e[0] === k)?.[1];
+    return { flag: get("flag"), der: certDer(rawValue(r.body, "data")!) };
+  });
+  assert.deepEqual(sorted(certs.filter((c) => c.flag === "NONE").map((c) => c.der)), sorted(cfg.certs.map((c) => c.der.toString("hex"))));
+  assert.deepEqual(sorted(certs.filter((c) => c.flag === "CA").map((c) => c.der)), sorted(cfg.caCerts.map((c) => c.der.toString("hex"))));
+  assert.equal(certs.length, 4);
+  // Keys (load-key): as read, or re-encoded after decryption; compared by public key.
+  const keys = requests.filter((r) => r.name === "load-key").map((r) => keySpki(rawValue(r.body, "data")!));
+  assert.equal(keys.length, 6, output);
+  assert.deepEqual(sorted(keys), sorted(cfg.privateKeys.map((k) => createPublicKey(k).export({ type: "spki", format: "der" }).toString("hex"))));
+  // load-conn carries the files certs/cacerts name, found where swanctl looks (x509/, x509ca/, absolute).
+  const conns = requests.filter((r) => r.name === "load-conn").flatMap((r) => decodeMessage(r.body));
+  const list = (conn: string, side: string, key: string) => {
+    const c = conns.find((e) => e[0] === conn)![1] as Elem[], s = c.find((e) => e[0] === side)![1] as Elem[];
+    return (s.find((e) => e[0] === key)![1] as string[]).map((pem) => certDer(Buffer.from(pem)));
+  };
+  const [gw, pinned] = ["gw", "pinned"].map((n) => cfg.connections.find((c) => c.name === n)!);
+  assert.deepEqual(list("gw", "local", "certs"), [gw.local.certs![0].der.toString("hex")]);
+  assert.deepEqual(list("gw", "remote", "cacerts"), gw.remote.cacerts!.map((c) => c.der.toString("hex")));
+  assert.deepEqual(list("pinned", "local", "certs"), [pinned.local.certs![0].der.toString("hex")]);
+  assert.deepEqual(list("pinned", "remote", "certs"), pinned.remote.cacerts!.map((c) => c.der.toString("hex")));
 });

@@ -64,7 +64,8 @@ function defaultConnection(name: string, over: Partial<SwanctlConnection> = {}):
     name, version: 0, localAddrs: ["%any"], remoteAddrs: ["%any"], localPort: 500, remotePort: 500, proposals: DEFAULT_IKE,
     local: { auth: "psk", id: "%any" }, remote: { auth: "psk", id: "%any" }, children: [],
     rekeyTime: 14400, reauthTime: 0, overTime: 1440, randTime: 1440, // 4h; over and rand: 10% of it
-    dpdDelay: 0, dpdTimeout: 0, encap: false, fragmentation: true, keyingTries: 1, unique: "no", mobike: true, ...over,
+    dpdDelay: 0, dpdTimeout: 0, encap: false, fragmentation: true, keyingTries: 1, unique: "no", mobike: true,
+    sendCert: "ifasked", sendCertreq: true, ...over,
   };
 }
 
@@ -299,12 +300,12 @@ test("strongSwan test configs using what wasm-ipsec lacks: every problem, with i
   ]);
   const g = fixture("ikev2-trap-any-moon.conf");
   assert.deepEqual(loadIssues(g), [
-    `${g}:23:4: connections.pass: local authentication defaults to pubkey, which wasm-ipsec does not support: add auth = psk in a local { } section`,
+    `${g}:23:4: connections.pass: public key authentication (the default without auth = psk) needs our certificate: add certs = <file in ${join(FIXTURES, "x509")}>`,
     `${g}:30:13: connections.pass.children.pass-ssh.mode = pass: not supported by wasm-ipsec: only tunnel and transport mode`,
   ]);
   const h = fixture("ikev2-rw-psk-no-idr-carol.conf");
   assert.deepEqual(loadIssues(h), [
-    `${h}:15:10: connections.home.remote.id = *.strongswan.org: not supported by wasm-ipsec: wildcard and regular-expression identities`,
+    `${h}:15:10: connections.home.remote.id = *.strongswan.org: not supported by wasm-ipsec: wildcard and regular-expression identities other than in distinguished names`,
   ]);
   const i = fixture("ipv6-rw-psk-ikev2-moon.conf");
   assert.deepEqual(loadIssues(i), [
@@ -400,7 +401,7 @@ test("unknown sections, with suggestions; template sections that are referenced 
     "e.conf:5:2: unknown section 'childern' in connections.gw (did you mean 'children'?)",
   ]);
   assert.deepEqual(issues("connections { gw { local { auth = psk\n cert-1 { file = /x } }\n children { c { sub { } } } } }\nwasm-ipsec { tunn { } }"), [
-    "e.conf:2:2: connections.gw.local.cert-1: not supported by wasm-ipsec: certificate authentication",
+    "e.conf:2:2: connections.gw.local.cert-1: not supported by wasm-ipsec: certificates on tokens or smartcards (use certs = <file>)",
     "e.conf:3:17: unknown section 'sub' in connections.gw.children.c",
     "e.conf:4:14: unknown section 'tunn' in wasm-ipsec (did you mean 'tun'?)",
   ]);
@@ -424,7 +425,6 @@ test("settings strongSwan has and wasm-ipsec lacks are errors that say so", () =
     + "aes128gcm aes128gcm8 aes128gcm64 aes128gcm12 aes128gcm96 aes128gcm16 aes128gcm128 aes192gcm aes192gcm8 aes192gcm64 aes192gcm12 aes192gcm96 aes192gcm16 aes192gcm128 "
     + "aes256gcm aes256gcm8 aes256gcm64 aes256gcm12 aes256gcm96 aes256gcm16 aes256gcm128)"));
   assert.deepEqual(conn("", "mode = beet"), e(6, 4, "connections.gw.children.c.mode = beet: not supported by wasm-ipsec: only tunnel and transport mode"));
-  assert.deepEqual(conn("", "ah_proposals = sha256"), e(6, 4, "connections.gw.children.c.ah_proposals = sha256: not supported by wasm-ipsec: AH (use esp_proposals)"));
   assert.deepEqual(conn("", "ipcomp = yes"), e(6, 4, "connections.gw.children.c.ipcomp = yes: not supported by wasm-ipsec: IPComp"));
   assert.deepEqual(conn("", "replay_window = 8"), e(6, 4, "connections.gw.children.c.replay_window = 8: not supported by wasm-ipsec: replay windows other than 0 (off) and 32-16320"));
   assert.deepEqual(conn("", "start_action = trap|start"), e(6, 4, "connections.gw.children.c.start_action = trap|start: not supported by wasm-ipsec: combined actions (trap|start)"));
@@ -438,12 +438,14 @@ test("settings strongSwan has and wasm-ipsec lacks are errors that say so", () =
 
 test("authentication other than PSK, and identities the engine cannot match, are errors", () => {
   const auth = (local: string, remote = "auth = psk") => issues(`connections {\n gw {\n  local {\n   ${local}\n  }\n  remote {\n   ${remote}\n  }\n }\n}\n`);
-  assert.deepEqual(auth("auth = eap-mschapv2"), ["e.conf:4:4: connections.gw.local.auth = eap-mschapv2: not supported by wasm-ipsec: EAP authentication (only psk)"]);
-  assert.deepEqual(auth("auth = psk", "auth = pubkey-sha256"), ["e.conf:7:4: connections.gw.remote.auth = pubkey-sha256: not supported by wasm-ipsec: public key authentication (only psk)"]);
-  assert.deepEqual(auth("auth = xauth-pam"), ["e.conf:4:4: connections.gw.local.auth = xauth-pam: not supported by wasm-ipsec: XAuth (IKEv1; only psk)"]);
+  assert.deepEqual(auth("auth = eap-mschapv2"), ["e.conf:4:4: connections.gw.local.auth = eap-mschapv2: not supported by wasm-ipsec: EAP authentication (only psk and pubkey)"]);
+  assert.deepEqual(auth("auth = psk", "auth = pubkey-sha256"), ["e.conf:7:4: connections.gw.remote.auth = pubkey-sha256: not supported by wasm-ipsec: signature scheme and key strength constraints (use auth = pubkey)"]);
+  assert.deepEqual(auth("auth = xauth-pam"), ["e.conf:4:4: connections.gw.local.auth = xauth-pam: not supported by wasm-ipsec: XAuth (IKEv1; only psk and pubkey)"]);
   assert.deepEqual(auth("auth = secret"), ["e.conf:4:4: connections.gw.local.auth = secret: expected psk, pubkey, eap[-method] or xauth[-backend]"]);
-  assert.deepEqual(auth("id = moon"), ["e.conf:3:3: connections.gw.local: local authentication defaults to pubkey, which wasm-ipsec does not support: add auth = psk"]);
-  assert.deepEqual(auth("auth = psk\n id = \"C=CH, O=strongSwan, CN=moon\""), ["e.conf:5:2: connections.gw.local.id = C=CH, O=strongSwan, CN=moon: not supported by wasm-ipsec: distinguished names (they need certificate authentication)"]);
+  assert.deepEqual(auth("id = moon"), ["e.conf:3:3: connections.gw.local: public key authentication (the default without auth = psk) needs our certificate: "
+    + "add certs = <file in x509> (none there for 'moon' with its private key)"]);
+  assert.deepEqual(auth("auth = psk\n id = \"C=CH, O=strongSwan, CN=*\""), ["e.conf:5:2: connections.gw.local.id = C=CH, O=strongSwan, CN=*: our own identity cannot hold wildcards"]);
+  assert.equal(parseSwanctl("connections { gw { local { auth = psk\n id = \"C=CH, CN=moon\" }\n remote { id = \"C=CH, CN=*\" } } }").connections[0].remote.id, "C=CH, CN=*");
   assert.deepEqual(auth("auth = psk\n id = fqdn:moon"), ["e.conf:5:2: connections.gw.local.id = fqdn:moon: not supported by wasm-ipsec: identity type prefixes like fqdn: or email: (write the identity without it)"]);
   assert.deepEqual(auth("auth = psk", "auth = psk\n id = \"email:^(moon|sun)@x$\""), ["e.conf:8:2: connections.gw.remote.id = email:^(moon|sun)@x$: not supported by wasm-ipsec: identity type prefixes like fqdn: or email: (write the identity without it)"]);
   assert.deepEqual(auth("auth = psk\n id = \"@#zz\""), ["e.conf:5:2: connections.gw.local.id = @#zz: expected @# followed by hex digits"]);
@@ -454,7 +456,7 @@ test("authentication other than PSK, and identities the engine cannot match, are
     ["e.conf:3:2: connections.gw: not supported by wasm-ipsec: more than one local authentication round (local, local-2; RFC 4739)"]);
   assert.deepEqual(issues("connections { gw {\n local-b { auth = psk\n round = 2 }\n local-a { auth = psk\n round = 1 } } }"),
     ["e.conf:2:2: connections.gw: not supported by wasm-ipsec: more than one local authentication round (local-a, local-b; RFC 4739)"]);
-  assert.deepEqual(issues("connections { gw {\n} }"), ["e.conf:1:15: connections.gw: local authentication defaults to pubkey, which wasm-ipsec does not support: add auth = psk in a local { } section"]);
+  assert.deepEqual(issues("connections { gw {\n} }"), ["e.conf:1:15: connections.gw: public key authentication (the default without auth = psk) needs our certificate: add certs = <file in x509>"]);
   // one round per side, under any suffix, any case
   assert.deepEqual(parseSwanctl("connections { gw { LOCAL-x { auth = PSK\n id = @moon } Remote7 { id = sun@x } } }").connections[0].remote, { auth: "psk", id: "sun@x" });
 });
@@ -485,11 +487,11 @@ test("secrets: never echoed in messages; other secret types are named as unsuppo
     + " psk { secret = x }\n ike-e { secret = \"\" }\n ike-f { secret = s\n id = *@x }\n}\n"), [
     "e.conf:2:10: secrets.ike-a.secret: expected hex digits after 0x",
     "e.conf:4:2: secrets.ike-b: missing secret = ...",
-    "e.conf:5:2: secrets.eap-c: not supported by wasm-ipsec: eap secrets (only ike<suffix> sections, pre-shared keys)",
-    "e.conf:6:2: secrets.private-d: not supported by wasm-ipsec: private secrets (only ike<suffix> sections, pre-shared keys)",
+    "e.conf:5:2: secrets.eap-c: not supported by wasm-ipsec: eap secrets (only ike<suffix> pre-shared keys and private/rsa/ecdsa/pkcs8<suffix> key passphrases)",
+    "e.conf:6:2: secrets.private-d: missing secret = <passphrase>",
     "e.conf:7:2: unknown secret type 'psk' in secrets: pre-shared keys go in sections named ike<suffix>",
     "e.conf:8:10: secrets.ike-e.secret: the secret is empty",
-    "e.conf:10:2: secrets.ike-f.id = *@x: not supported by wasm-ipsec: wildcard and regular-expression identities",
+    "e.conf:10:2: secrets.ike-f.id = *@x: not supported by wasm-ipsec: wildcard and regular-expression identities other than in distinguished names",
   ]);
   assert.deepEqual(parseSwanctl("secrets { ike { id-a = a\n id-b = %any\n secret = s } }").secrets, [{ ids: [], secret: Uint8Array.from([0x73]) }]);
   assert.deepEqual(issues("pools { p { addrs = 10.3.0.0/16 } }\nauthorities { }\nauthorities { ca { cacert = x } }"), [
@@ -522,7 +524,7 @@ secrets {
     "e.conf:5:3: tmpl.rekey_time = soon: expected a duration like 30m, 1h, 2d (units s, m, h, d; seconds without one)",
     "e.conf:9:20: connections.a.children.c.mode = beet: not supported by wasm-ipsec: only tunnel and transport mode",
     "e.conf:12:5: connections.b.pools = x: not supported by wasm-ipsec: virtual IP address pools",
-    "e.conf:17:3: secrets.eap: not supported by wasm-ipsec: eap secrets (only ike<suffix> sections, pre-shared keys)",
+    "e.conf:17:3: secrets.eap: not supported by wasm-ipsec: eap secrets (only ike<suffix> pre-shared keys and private/rsa/ecdsa/pkcs8<suffix> key passphrases)",
   ]);
 });
 
@@ -560,4 +562,7 @@ test("the wasm-ipsec section: our own settings, validated the same way", () => {
     "e.conf:8:3: unknown key 'mut' in wasm-ipsec.tun (did you mean 'mtu'?)",
     "e.conf:10:2: unknown key 'worker' in wasm-ipsec (did you mean 'workers'?)",
   ]);
+  // A jumbo MTU would have the data plane truncate (and count) what the kernel should answer or fragment.
+  assert.deepEqual(issues("wasm-ipsec {\n tun {\n  mtu = 9000\n }\n}\n"),
+    ["e.conf:3:3: wasm-ipsec.tun.mtu = 9000: not supported by wasm-ipsec: packets above 1856 bytes (the data plane's packet slots)"]);
 });

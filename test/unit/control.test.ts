@@ -8,7 +8,7 @@ import { createConnection } from "node:net";
 import { parseCommand, LineReader } from "../../src/control/protocol.js";
 import { ControlServer } from "../../src/control/server.js";
 import { callDaemon } from "../../src/control/client.js";
-import { formatSas, duration } from "../../src/control/format.js";
+import { formatSas, formatConns, duration } from "../../src/control/format.js";
 
 test("requests are validated with specific errors", () => {
   assert.match(parseCommand(42) as string, /JSON object/);
@@ -69,4 +69,31 @@ test("list-sas text looks like swanctl's", () => {
   assert.match(text, /net: #4, INSTALLED, TUNNEL-in-UDP, ESP:AES_GCM_16-128/);
   assert.match(text, /in {2}c1234567, +252 bytes, +3 packets, dropped replay 1/);
   assert.equal(duration(3725), "1h 2m");
+});
+
+test("list-sas: the IKE SA's rekey and reauth times in swanctl's order and words; a half-open SA has none", () => {
+  const sa = {
+    name: "gw", uniqueId: 1, state: "established", version: 2 as const, initiator: false, spiI: "0011223344556677", spiR: "8899aabbccddeeff",
+    localHost: "192.0.2.1", localPort: 500, localId: "moon", remoteHost: "192.0.2.2", remotePort: 500, remoteId: "sun",
+    natLocal: false, natRemote: false, algorithms: "AES_CBC-128/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/CURVE_25519", children: [],
+  };
+  // swanctl list_sas.c: "  established %ss ago" [", rekeying in %ss"] [", reauth in %ss"] (our durations are h/m/s).
+  const line = (over: object) => formatSas([{ ...sa, ...over }]).split("\n").filter((l) => l.startsWith("  established"));
+  assert.deepEqual(line({ establishedSecondsAgo: 5, rekeyInSeconds: 13985, reauthInSeconds: 3290 }), ["  established 5s ago, rekeying in 3h 53m, reauth in 54m 50s"]);
+  assert.deepEqual(line({ establishedSecondsAgo: 5, reauthInSeconds: 3290 }), ["  established 5s ago, reauth in 54m 50s"]);
+  assert.deepEqual(line({ establishedSecondsAgo: 5 }), ["  established 5s ago"]);
+  assert.deepEqual(line({ state: "authenticating" }), []);
+});
+
+test("list-conns: authentication by method, with the certificates' subjects", () => {
+  const text = formatConns([{
+    name: "gw", localAddrs: ["192.0.2.1"], remoteAddrs: ["192.0.2.2"], proposals: [],
+    local: { auth: "pubkey", id: "moon.example", certs: ["C=CH, CN=moon.example", "C=CH, CN=Intermediate CA"] },
+    remote: { auth: "pubkey", id: "%any", cacerts: ["C=CH, CN=Root CA"] }, children: [],
+  }, {
+    name: "psk", localAddrs: ["%any"], remoteAddrs: ["%any"], proposals: [], local: { auth: "psk", id: "a" }, remote: { auth: "psk", id: "b" }, children: [],
+  }]);
+  assert.ok(text.includes("  local public key authentication:\n    id: moon.example\n    certs: C=CH, CN=moon.example\n    certs: C=CH, CN=Intermediate CA\n"), text);
+  assert.ok(text.includes("  remote public key authentication:\n    id: %any\n    cacerts: C=CH, CN=Root CA\n"), text);
+  assert.ok(text.includes("  local pre-shared key authentication:\n    id: a\n  remote pre-shared key authentication:\n    id: b\n"), text);
 });

@@ -47,7 +47,7 @@ export function scheduleReauth(engine: IkeEngine, sa: IkeSa): void {
   const t = sa.conn.reauthTime;
   if (t <= 0) return;
   const now = engine.clock.now();
-  if (sa.reauthAt === 0) sa.reauthAt = now + jittered(t, t * 0.1);
+  if (sa.reauthAt === 0) sa.reauthAt = now + jittered(t, sa.conn.randTime ?? t * 0.1);
   sa.reauthTimer = engine.clock.schedule(Math.max(0, sa.reauthAt - now), () => {
     if (sa.state !== "rekeying") return initiateReauth(engine, sa);
     // Its successor would take the deadline over; if the rekey fails, this SA still needs reauthenticating.

@@ -2,7 +2,7 @@
 // key exchange. SKEYSEED = prf(SK_d(old), g^ir(new) | Ni | Nr); the Child SAs move to the new IKE SA,
 // and whoever started the rekey deletes the old one. Collisions (§2.8.2, §2.25.2) as strongSwan's
 // ike_rekey.c: a rekey crossing ours is answered and settled by the nonces once our response is in.
-import { ExchangeType, NotifyType, PayloadType, ProtocolId, TransformType, findErrorNotify, findPayload, notify,
+import { ExchangeType, NotifyType, PayloadType, TransformType, findErrorNotify, findPayload, notify,
   type IkeMessage, type Payload, type Proposal as WireProposal } from "../wire/index.js";
 import { lookupDh, rekeySkeyseed, deriveIkeSaKeys, type DhKeyPair } from "../crypto/index.js";
 import { offerProposals, selectProposal, checkSelected, describeProposal } from "../proposals.js";
@@ -64,7 +64,7 @@ export function initiateRekeyIke(engine: IkeEngine, sa: IkeSa, group?: number, c
   const build = (): Payload[] | undefined => {
     if (sa.state !== "established") return undefined;
     const spi = randomSpi64();
-    const o = ours = { spi, offered: offerProposals(sa.conn.proposals, ProtocolId.IKE, spiBytes(spi)),
+    const o = ours = { spi, offered: offerProposals(sa.conn.proposals, spiBytes(spi)),
       dh: lookupDh(group ?? sa.algs!.dh.id).generateKeyPair(), ni: engine.nonce() };
     sa.state = "rekeying";
     sa.ikeRekey = { ni: o.ni, collision };
@@ -92,6 +92,7 @@ function rekeyResponse(engine: IkeEngine, sa: IkeSa, ours: { spi: bigint; offere
     const delay = retryDelay();
     log(`IKE_SA rekeying failed, trying again in ${delay.toFixed(1)} seconds`, 1);
     sa.rekeyTimer?.cancel();
+    sa.rekeyAt = engine.clock.now() + delay;
     sa.rekeyTimer = engine.clock.schedule(delay, () => engine.rekeyIke(sa));
   };
   const err = findErrorNotify(inner);
@@ -143,7 +144,7 @@ export function respondRekeyIke(engine: IkeEngine, sa: IkeSa, req: IkeMessage, i
   if (sa.state === "established" && (sa.pending?.exchange === ExchangeType.CREATE_CHILD_SA ||
       [...sa.children.values()].some((c) => c.state === "deleting"))) return refuse("a CHILD_SA is half-open");
   const spiR = randomSpi64();
-  const sel = selectProposal(offerProposals(sa.conn.proposals, ProtocolId.IKE, spiBytes(spiR)), saP.proposals);
+  const sel = selectProposal(offerProposals(sa.conn.proposals, spiBytes(spiR)), saP.proposals);
   if (!sel.ok) {
     engine.log.log("ike", 0, `IKE_SA rekey: ${sel.reason}`, sa);
     return engine.respond(sa, req, [notify(NotifyType.NO_PROPOSAL_CHOSEN)]);

@@ -21,6 +21,7 @@ export function ikeEstablished(engine: IkeEngine, sa: IkeSa): void {
     `...${sa.remote.address}[${formatIdentity(sa.remoteId!)}]`, sa);
   scheduleIkeRekey(engine, sa);
   scheduleReauth(engine, sa);
+  scheduleExpiry(engine, sa);
   scheduleDpd(engine, sa);
   scheduleKeepalive(engine, sa);
   engine.emit("ike-up", sa);
@@ -28,9 +29,28 @@ export function ikeEstablished(engine: IkeEngine, sa: IkeSa): void {
 
 export function scheduleIkeRekey(engine: IkeEngine, sa: IkeSa): void {
   sa.rekeyTimer?.cancel();
-  if (sa.conn.rekeyTime > 0) {
-    sa.rekeyTimer = engine.clock.schedule(jittered(sa.conn.rekeyTime, sa.conn.rekeyTime * 0.1), () => engine.rekeyIke(sa));
+  sa.rekeyAt = 0;
+  const t = sa.conn.rekeyTime;
+  if (t > 0) {
+    const delay = jittered(t, sa.conn.randTime ?? t * 0.1);
+    sa.rekeyAt = engine.clock.now() + delay;
+    sa.rekeyTimer = engine.clock.schedule(delay, () => engine.rekeyIke(sa));
   }
+}
+
+/** The hard lifetime (swanctl over_time, like strongSwan's): if neither rekeying nor reauthentication has
+ *  replaced the SA by then (the peer kept refusing, say), it is deleted rather than kept forever. */
+export function scheduleExpiry(engine: IkeEngine, sa: IkeSa): void {
+  sa.expireTimer?.cancel();
+  const due = [sa.rekeyAt, sa.reauthAt].filter((t) => t > 0);
+  if (due.length === 0) return;
+  const c = sa.conn;
+  sa.expireAt = Math.min(...due) + (c.overTime ?? Math.floor(Math.max(c.rekeyTime, c.reauthTime) / 10));
+  sa.expireTimer = engine.clock.schedule(Math.max(0, sa.expireAt - engine.clock.now()), () => {
+    if (sa.state !== "established" && sa.state !== "rekeying") return; // replaced or on its way out
+    engine.log.log("ike", 0, `IKE_SA ${sa.name}[${sa.uniqueId}] reached its hard lifetime, deleting it`, sa);
+    engine.terminateIke(sa);
+  });
 }
 
 export function scheduleDpd(engine: IkeEngine, sa: IkeSa): void {
