@@ -25,6 +25,7 @@ import type { SwanctlConfig } from "../config/swanctl.js";
 import type { BackendName } from "../crypto/backend.js";
 import type { Command, IkeStatus, ConnStatus, ChildStatus } from "../control/protocol.js";
 import { trapPolicies, protectPolicies, rangeToPrefixes, ikeAddresses, type TrapRef } from "./policies.js";
+import { sourceAddress } from "./route.js";
 import { icvOf, innerMtu, pathMtu, tunMtu, IPV6_MIN_MTU, DEFAULT_PATH_MTU, type MtuPeer, type SaShape } from "./mtu.js";
 
 export interface GatewayOptions {
@@ -63,6 +64,14 @@ const authStatus = (a: ConnectionConfig["local"]): ConnStatus["local"] => ({
  *  certificate placed there is accepted as it is). */
 function credentials(cfg: SwanctlConfig): { privateKeys: SwanctlConfig["privateKeys"]; caCerts: SwanctlConfig["caCerts"] } {
   return { privateKeys: cfg.privateKeys, caCerts: [...cfg.caCerts, ...cfg.certs] };
+}
+
+/** Where IKE listens on port 500: each concrete local_addrs entry, and every address the host has ("0.0.0.0"
+ *  and "::", see IkeSocket.bindAddresses) when some connection leaves its local address open, as strongSwan does. */
+function ikeBindAddresses(cfg: SwanctlConfig): string[] {
+  const concrete = (a: string) => !a.startsWith("%") && !a.includes("/") && !a.includes("-");
+  const open = cfg.connections.length === 0 || cfg.connections.some((c) => !c.localAddrs.some(concrete));
+  return [...new Set([...cfg.connections.flatMap((c) => c.localAddrs.filter(concrete)), ...(open ? ["0.0.0.0", "::"] : [])])];
 }
 
 /** Engine connections from swanctl's: dynamic selectors resolved with the connection's own addresses. */
@@ -130,6 +139,7 @@ export class Gateway {
     this.engine = new IkeEngine({
       connections: engineConnections(o.config), secrets: o.config.secrets, transport, timers: s.timers, ...credentials(o.config),
       installer: new GatewayInstaller(this.dp, (h) => this.syncPolicies(h)), log: o.log, keylog: keylogPath ? new KeyLog(keylogPath) : undefined,
+      sourceAddress: (remote) => sourceAddress(remote),
     });
     // Every change of Child SAs changes the SPD and the routes.
     for (const ev of ["child-up", "child-down", "ike-down"]) this.engine.on(ev, () => { this.syncPolicies(); this.updateMtu(); });
@@ -161,9 +171,8 @@ export class Gateway {
     if (this.cfg.connections.some((c) => c.children.some((ch) => (ch.ahProposals?.length ?? 0) > 0))) {
       this.raw = RawAh.open(this.dp, { receiveBuffer: 4 << 20, sendBuffer: 4 << 20 });
     }
-    const addresses = [...new Set(this.cfg.connections.flatMap((c) => c.localAddrs).filter((a) => !a.startsWith("%") && !a.includes("/")))];
     this.ike500 = await IkeSocket.open({
-      addresses: addresses.length ? addresses : ["0.0.0.0"], port: 500, nattPort: 0,
+      addresses: ikeBindAddresses(this.cfg), port: 500, nattPort: 0,
       onError: (e) => log.log("net", 1, `IKE socket: ${e.message}`),
     });
     this.ike500.attach(this.engine);
@@ -180,7 +189,7 @@ export class Gateway {
     this.syncPolicies();
     this.pollTimer = setInterval(() => this.engine.pollLifetimes(), 1000);
     this.pollTimer.unref();
-    log.log("cfg", 0, `gateway up: ${this.tun.name} (MTU ${this.mtu}${s.tun.mtu ? ", configured" : ""}), IKE on ${addresses.join(", ") || "*"}:500, ESP-in-UDP on 4500${this.raw ? ", raw AH" : ""}, ` +
+    log.log("cfg", 0, `gateway up: ${this.tun.name} (MTU ${this.mtu}${s.tun.mtu ? ", configured" : ""}), IKE on ${this.ike500.addresses.join(", ")} port 500, ESP-in-UDP on 4500${this.raw ? ", raw AH" : ""}, ` +
       `${this.cfg.connections.length} connection(s), crypto backend ${this.o.backend ?? s.cryptoBackend}`);
     for (const c of this.cfg.connections) {
       for (const ch of c.children) if (ch.startAction === "start") this.tryInitiate(c.name, ch.name);
@@ -367,6 +376,8 @@ export class Gateway {
     if (!this.o.reload) throw new Error("no configuration file to reload");
     const cfg = this.o.reload(); // throws ConfigError listing every problem; the running config stays
     this.cfg = cfg;
+    // Addresses the new configuration names (binding is quick; a failure is logged, the rest carries on).
+    this.ike500.bindAddresses(ikeBindAddresses(cfg)).catch((e) => this.o.log.log("net", 0, (e as Error).message));
     this.engine.connections = engineConnections(cfg);
     this.engine.secrets = cfg.secrets;
     Object.assign(this.engine, credentials(cfg));

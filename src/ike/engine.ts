@@ -49,6 +49,8 @@ export interface EngineOptions {
   /** Nonces of CREATE_CHILD_SA exchanges; default 32 random bytes. Tests fix their first octet to decide
    *  rekey collisions (RFC 7296 §2.8.1), as strongSwan's exchange_test_helper does. */
   nonce?: () => Buffer;
+  /** The local address to initiate from when local_addrs leaves it open (%any): the route's source. */
+  sourceAddress?: (remote: string) => string | undefined;
 }
 
 export interface EngineStats {
@@ -71,6 +73,7 @@ export class IkeEngine extends EventEmitter {
   caCerts: Certificate[];
   wallClock: () => Date;
   nonce: () => Buffer;
+  private readonly sourceAddress?: (remote: string) => string | undefined;
   readonly stats: EngineStats = { received: 0, sent: 0, retransmitted: 0, dropped: {} };
   private readonly transport: Transport;
   private readonly bySpi = new Map<bigint, IkeSa>();
@@ -93,6 +96,7 @@ export class IkeEngine extends EventEmitter {
     this.caCerts = o.caCerts ?? [];
     this.wallClock = o.wallClock ?? (() => new Date());
     this.nonce = o.nonce ?? (() => randomBytes(32));
+    this.sourceAddress = o.sourceAddress;
   }
 
   // ---------------------------------------------------------------- public API
@@ -108,10 +112,13 @@ export class IkeEngine extends EventEmitter {
       for (const c of children) initiateCreateChild(this, existing, c);
       return existing;
     }
-    const local = { address: conn.localAddrs[0], port: conn.localPort };
     const remote = { address: conn.remoteAddrs[0], port: conn.remotePort };
-    if (local.address === "%any" || remote.address === "%any") {
-      throw new Error(`connection '${name}': initiating needs concrete local_addrs and remote_addrs`);
+    if (remote.address === "%any") throw new Error(`connection '${name}': initiating needs concrete remote_addrs`);
+    const local = { address: conn.localAddrs[0], port: conn.localPort };
+    if (local.address === "%any") {
+      const source = this.sourceAddress?.(remote.address);
+      if (!source) throw new Error(`connection '${name}': local_addrs is %any and no route to ${remote.address} gives a source address`);
+      local.address = source;
     }
     const sa = this.createSa(conn, true, randomSpi64(), local, remote);
     this.log.log("ike", 0, `initiating IKE_SA ${conn.name}[${sa.uniqueId}] to ${remote.address}`, sa);

@@ -4,6 +4,7 @@
 // dropped, or handed to a hook (the batched ESP path is udp.ts, not this). Keepalives go out from here too.
 import { createSocket, type Socket } from "node:dgram";
 import { isIPv6 } from "node:net";
+import { networkInterfaces } from "node:os";
 import type { Transport } from "../ike/engine.js";
 import type { Endpoint } from "../ike/nat.js";
 import { addNonEspMarker, classifyPort4500, stripNonEspMarker } from "../ike/wire/index.js";
@@ -13,7 +14,8 @@ import { formatAddress, parseAddress } from "../dataplane/selectors.js";
 export interface IkeReceiver { receive(datagram: Uint8Array, from: Endpoint, to: Endpoint): void }
 
 export interface IkeSocketOptions {
-  /** Local IPv4 and/or IPv6 addresses; one socket per address and port. */
+  /** Local IPv4 and/or IPv6 addresses; one socket per address and port. "0.0.0.0" / "::" stand for every
+   *  address of that family the host has now (see bindAddresses()). */
   addresses: string[];
   /** IKE port, default 500. */
   port?: number;
@@ -52,29 +54,44 @@ export class IkeSocket implements Transport {
 
   /** Binds every address on both ports; fails (closing what was bound) if any bind fails. */
   static async open(opts: IkeSocketOptions): Promise<IkeSocket> {
-    const port = opts.port ?? 500, nattPort = opts.nattPort ?? 4500;
-    const sockets = new Map<string, Socket>();
-    const me = new IkeSocket(sockets, nattPort, opts);
+    const me = new IkeSocket(new Map(), opts.nattPort ?? 4500, opts);
     try {
-      for (const address of opts.addresses) {
-        for (const p of nattPort === 0 ? [port] : [port, nattPort]) {
-          const s = createSocket({ type: isIPv6(address) ? "udp6" : "udp4" });
-          sockets.set(key(address, p), s);
-          await new Promise<void>((resolve, reject) => {
-            s.once("error", reject);
-            s.bind({ address, port: p, exclusive: true }, () => { s.off("error", reject); resolve(); });
-          });
-          const to = { address, port: p };
-          s.on("message", (msg, rinfo) => me.onMessage(msg, { address: rinfo.address, port: rinfo.port }, to));
-          s.on("error", (e) => opts.onError?.(e));
-        }
-      }
+      await me.bindAddresses(opts.addresses);
     } catch (e) {
       await me.close();
-      throw new Error(`cannot bind IKE sockets: ${(e as Error).message}`);
+      throw e;
     }
     return me;
   }
+
+  /**
+   * Bind the addresses not bound yet (a reloaded configuration may name new ones). A socket per address,
+   * not one on the wildcard: the engine must know which of our addresses a request came to (NAT-D hashes,
+   * choosing the connection, answering from it), and node:dgram cannot report it (no IP_PKTINFO). So the
+   * wildcard stands for the addresses the host has at this moment (IPv6 link-local ones excepted: they
+   * would need a scope); one that appears later is bound when we first send from it, or on the next call.
+   */
+  async bindAddresses(addresses: string[]): Promise<void> {
+    const port = this.opts.port ?? 500;
+    for (const address of new Set(addresses.flatMap(expandWildcard))) {
+      for (const p of this.nattPort === 0 ? [port] : [port, this.nattPort]) {
+        if (this.sockets.has(key(address, p))) continue;
+        const s = this.socketFor(address, p);
+        try {
+          await new Promise<void>((resolve, reject) => {
+            s.once("error", reject);
+            s.once("listening", () => { s.off("error", reject); resolve(); });
+          });
+        } catch (e) {
+          this.sockets.delete(key(address, p));
+          throw new Error(`cannot bind IKE socket ${address}[${p}]: ${(e as Error).message}`);
+        }
+      }
+    }
+  }
+
+  /** The addresses bound, each once (both ports share it). */
+  get addresses(): string[] { return [...new Set([...this.sockets.keys()].map((k) => k.slice(0, k.lastIndexOf("/"))))]; }
 
   /** Deliver IKE datagrams to `receiver` from now on. */
   attach(receiver: IkeReceiver): void { this.receiver = receiver; }
@@ -113,8 +130,26 @@ export class IkeSocket implements Transport {
     this.deliver(() => r.receive(ike, from, to));
   }
 
+  /** A socket bound (asynchronously: node:dgram queues what is sent before it is bound) to address:port. */
+  private socketFor(address: string, port: number): Socket {
+    const s = createSocket({ type: isIPv6(address) ? "udp6" : "udp4" });
+    this.sockets.set(key(address, port), s);
+    s.bind({ address, port, exclusive: true });
+    const to = { address, port };
+    s.on("message", (msg, rinfo) => this.onMessage(msg, { address: rinfo.address, port: rinfo.port }, to));
+    s.on("error", (e) => {
+      if (this.sockets.get(key(address, port)) === s && !boundTo(s)) this.sockets.delete(key(address, port)); // bind failed
+      this.opts.onError?.(e);
+    });
+    return s;
+  }
+
   private transmit(data: Buffer, local: Endpoint, remote: Endpoint): boolean {
-    const s = this.sockets.get(key(local.address, local.port));
+    const ours = local.port === (this.opts.port ?? 500) || local.port === this.nattPort;
+    const unspecified = local.address === "0.0.0.0" || local.address === "::";
+    let s = this.sockets.get(key(local.address, local.port));
+    // An address the host gained since we bound ours: bind it now (the send waits for the bind).
+    if (!s && ours && !unspecified && isLocalAddress(local.address)) s = this.socketFor(local.address, local.port);
     if (!s) {
       this.stats.sendErrors++;
       this.opts.onError?.(new Error(`no socket bound to ${local.address}[${local.port}]`));
@@ -136,4 +171,24 @@ export class IkeSocket implements Transport {
       this.opts.onError?.(e as Error);
     }
   }
+}
+
+function boundTo(s: Socket): boolean {
+  try { s.address(); return true; } catch { return false; }
+}
+
+function hostAddresses(): { address: string; family: string }[] {
+  return Object.values(networkInterfaces()).flatMap((l) => l ?? [])
+    .filter((a) => !(a.family === "IPv6" && a.scopeid !== undefined && a.scopeid !== 0));
+}
+
+function expandWildcard(address: string): string[] {
+  if (address !== "0.0.0.0" && address !== "::") return [address];
+  const family = address === "::" ? "IPv6" : "IPv4";
+  return hostAddresses().filter((a) => a.family === family).map((a) => a.address);
+}
+
+function isLocalAddress(address: string): boolean {
+  const k = key(address, 0);
+  return hostAddresses().some((a) => key(a.address, 0) === k);
 }

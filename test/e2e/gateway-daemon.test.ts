@@ -172,6 +172,27 @@ describe("ours <-> ours", () => {
   });
 });
 
+describe("local_addrs = %any (strongSwan's default): IKE on every address, the route picks the source", () => {
+  let da: Daemon, db: Daemon;
+  before(async () => {
+    const open = { conn: { local_addrs: "%any" } };
+    [da, db] = await Promise.all([Daemon.start(a, "a", tunnelConf(A, B, open)), Daemon.start(b, "b", tunnelConf(B, A, open))]);
+  });
+  after(async () => { await Promise.all([da?.stop(), db?.stop()]); });
+
+  test("a initiates from the address its route to b uses; b answers from the address it was reached at", async () => {
+    await ours(da).initiate();
+    await settled(ours(da), ours(db), "the tunnel");
+    const [sa, sb] = [only(await da.listSas()), only(await db.listSas())];
+    assert.deepEqual([sa.localHost, sa.remoteHost, sb.localHost, sb.remoteHost], [A.outer, B.outer, B.outer, A.outer]);
+    await ping(a, A.inner, B.inner);
+    await ping(b, B.inner, A.inner);
+    assert.match(db.log(), new RegExp(`IKE on [^\\n]*\\b${B.outer.replaceAll(".", "\\.")}\\b[^\\n]* port 500`), db.logTail());
+    await ours(da).terminate();
+    await noSas(ours(da), ours(db));
+  });
+});
+
 describe("ours <-> strongSwan", () => {
   let da: Daemon, charon: Charon;
   const me = () => ours(da), sw = () => strongswan(charon);
