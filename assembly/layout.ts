@@ -6,7 +6,7 @@ import { GCM_CTX_SIZE } from "./crypto/gcm";
 import { HMAC_CTX_SIZE, SHA256, SHA384, SHA512 } from "./crypto/sha2";
 
 export const LAYOUT_MAGIC: u32 = 0x53504957; // "WIPS"
-export const LAYOUT_VERSION: u32 = 2;
+export const LAYOUT_VERSION: u32 = 3;
 export const COUNTER_SLOTS: i32 = 24; // >= NDROP, u64 each
 
 // ---- header (at layoutBase()) ----
@@ -51,7 +51,7 @@ export const SA_REMOTE_PORT: i32 = 294;  // u16
 export const SA_LOCAL_ADDR: i32 = 296;   // 16 bytes, IPv4 in the first 4
 export const SA_REMOTE_ADDR: i32 = 312;  // 16 bytes
 export const SA_TS: i32 = 328;           // TS_MAX local selectors, then TS_MAX remote selectors
-export const TS_MAX: i32 = 4;
+export const TS_MAX: i32 = 16;           // per side; an SA with more selectors is refused at install
 export const TS_SIZE: i32 = 40;          // u8 ipVersion (4/6), u8 proto (0 any), u16 pad, u16 portLo, u16 portHi,
                                          // u8[16] addrLo, u8[16] addrHi  (ports host order; addresses wire order)
 export const TS_VERSION: i32 = 0;

@@ -275,6 +275,21 @@ test("inbound policy: decapsulated packets must match the SA's traffic selectors
   assert.equal(pr.dp.sadb.stats(pr.in).drops.policy, 5n);
 });
 
+test("inbound policy with the most selectors an SA holds (16 a side): every one is checked, the last as the first", () => {
+  const remote = Array.from({ length: 16 }, (_, i) => cidr(`10.1.${i}.0/24`));
+  const local = Array.from({ length: 16 }, (_, i) => cidr(`10.2.${i}.0/24`));
+  const pr = loopback("wasm", { localTs: local, remoteTs: remote });
+  let seq = 1n;
+  const accepted = (src: string, dst: string) => {
+    const pkt = ipv4Packet({ src, dst });
+    return decapOne(pr.dp, oracleSeal(pr.params, seq++, pkt, 4)).status === 0;
+  };
+  for (let i = 0; i < 16; i++) assert.ok(accepted(`10.1.${i}.9`, `10.2.${15 - i}.1`), `selector pair ${i}`);
+  assert.equal(accepted("10.1.16.9", "10.2.0.1"), false, "a 17th remote subnet");
+  assert.equal(accepted("10.1.0.9", "10.2.16.1"), false, "a 17th local subnet");
+  assert.equal(pr.dp.sadb.stats(pr.in).drops.policy, 2n);
+});
+
 test("transport mode: IPv6 extension headers and IPv4 fragments are refused, not mangled", () => {
   const pr = loopback("wasm", { mode: "transport" });
   const v6 = ipv6Packet({ proto: 0, payloadLen: 16 });
