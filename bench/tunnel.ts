@@ -211,7 +211,7 @@ interface Options { seconds: number; step: number; steps: number; length: number
 interface Counters { before: GatewayStats[]; after: GatewayStats[] }
 
 interface Measurement {
-  tcp: { mbits: number; retransmits?: number; threads: Record<string, ThreadUse[]>; drops: Record<string, Drops> };
+  tcp: { mbits: number; retransmits?: number; threads: Record<string, ThreadUse[]>; drops: Record<string, Drops>; offload?: Offload };
   udp: { losslessPps: number; steps: UdpStep[]; peak: { threads: Record<string, ThreadUse[]>; drops: Record<string, Drops>; counters?: Counters } };
 }
 
@@ -266,7 +266,10 @@ async function measure(topo: Topology, client: Netns, server: Netns, address: st
     }
   }
   return {
-    tcp: { mbits: tcp.result.end.sum_received.bits_per_second / 1e6, retransmits: tcp.result.end.sum_sent.retransmits, threads: tcp.threads, drops: tcp.drops },
+    tcp: {
+      mbits: tcp.result.end.sum_received.bits_per_second / 1e6, retransmits: tcp.result.end.sum_sent.retransmits, threads: tcp.threads,
+      drops: tcp.drops, offload: tcp.counters && offload(tcp.counters),
+    },
     udp: { losslessPps: lo, steps, peak: { threads: peak.threads, drops: peak.drops, counters: peak.counters } },
   };
 }
@@ -283,6 +286,23 @@ function printThreads(label: string, m: Record<string, ThreadUse[]>): void {
     });
     console.log(`    ${label} gateway ${gw} threads: ${busy.join(" | ") || "-"}`);
   }
+}
+
+/** What our offloads did from gateway A to B: TUN super-packets read and the segments they made, ESP
+ *  datagrams sent and the UDP GSO messages that carried several, packets written to B's TUN and the writes
+ *  that coalesced several, malformed reads dropped. */
+interface Offload {
+  superPackets: number; segmentsRead: number; espSent: number; gsoSends: number; tunWritten: number; coalescedWrites: number; malformed: number;
+}
+
+function offload(c: Counters): Offload {
+  const a = c.after[0].encap, a0 = c.before[0].encap, b = c.after[1].decap, b0 = c.before[1].decap;
+  return {
+    superPackets: a.tun.superPackets - a0.tun.superPackets, segmentsRead: a.tun.received - a0.tun.received,
+    espSent: a.udp.sent - a0.udp.sent, gsoSends: a.udp.gsoSends - a0.udp.gsoSends,
+    tunWritten: b.tun.sent - b0.tun.sent, coalescedWrites: b.tun.coalescedWrites - b0.tun.coalescedWrites,
+    malformed: a.tun.malformed - a0.tun.malformed,
+  };
 }
 
 /** Our workers' packets per batch and syscalls per packet, from the daemons' counters and the busiest threads. */
@@ -321,6 +341,11 @@ function report(name: string, m: Measurement): void {
   }
   const d = (x: Record<string, Drops>) => Object.entries(x).map(([gw, v]) => `${gw}: UDP rcvbuf ${v.udpRcvbuf}, TUN tx ${v.tunTx} rx ${v.tunRx}`).join("; ");
   console.log(`    kernel drops during TCP: ${d(m.tcp.drops)}; during unthrottled UDP: ${d(m.udp.peak.drops)}`);
+  const o = m.tcp.offload;
+  if (o) {
+    console.log(`    offloads during TCP: A read ${o.superPackets} super-packets (${o.segmentsRead} packets in all), sent ${o.espSent} ESP datagrams ` +
+      `(${o.gsoSends} UDP GSO messages); B wrote ${o.tunWritten} packets (${o.coalescedWrites} coalesced writes); ${o.malformed} malformed`);
+  }
   printThreads("TCP:", m.tcp.threads);
   printThreads("UDP unthrottled:", m.udp.peak.threads);
 }

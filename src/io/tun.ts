@@ -1,10 +1,15 @@
 // A TUN device (IFF_TUN | IFF_NO_PI: bare IPv4/IPv6 packets) whose reads and writes go straight between
-// the kernel and the data plane's shared WASM memory: read() into PacketBatch slots, writev() from batch
-// outputs. One syscall per packet (TUN has no batched read), no copy and no allocation per packet.
+// the kernel and the data plane's shared WASM memory: readv() into PacketBatch slots, writev() from batch
+// outputs, no copy and no allocation per packet. With IFF_VNET_HDR and TCP segmentation offload, one read
+// may return a TCP "super-packet" of up to 64 KB that the data plane splits into segments, and one write
+// may carry a run of decapsulated segments of one TCP flow, or datagrams of one UDP flow, that it
+// coalesced (src/dataplane/offload.ts): far fewer syscalls and trips through the kernel's stack.
 // Configuration (MTU, addresses, routes) uses `ip` from iproute2: it is not on the packet path.
 import { execFileSync } from "node:child_process";
 import type { DataPlane } from "../dataplane/dataplane.js";
 import type { PacketBatch } from "../dataplane/batch.js";
+import { TsoReader, GroPlan, OVERFLOW_BYTES, type TsoStats } from "../dataplane/offload.js";
+import { constant } from "../dataplane/wasm.js";
 import { sys, C, E, check, errno, SysError, NativeBlock, putPointer, memoryAddress, LAYOUT } from "./libc.js";
 import { withNetns } from "./netns.js";
 import { Poller, Wait, type Wakeup } from "./wakeup.js";
@@ -19,6 +24,9 @@ export interface TunOptions {
   addresses?: string[];
   /** Prefixes routed into the device, e.g. "198.51.100.0/24". */
   routes?: string[];
+  /** Packets the kernel queues for us to read before it drops (default 4096; the kernel's own is 500, which a
+   *  worker descheduled for a few milliseconds on a busy machine overflows). */
+  txQueueLen?: number;
   /** Bring the link up (default true). */
   up?: boolean;
   /** Makes a blocking readBatch() return early (another thread calls wakeup.signal()). */
@@ -28,31 +36,48 @@ export interface TunOptions {
 /** What another thread needs to adopt the device (post it in workerData; descriptors are process-wide). */
 export interface TunHandle { fd: number; name: string }
 
-export interface TunStats {
-  /** Packets read into batches. */
+export interface TunStats extends TsoStats {
+  /** Packets read into batches (each segment of a super-packet counts). */
   received: number;
-  /** Packets longer than a slot's maxPacket: dropped (the kernel cuts them to the read size). */
-  truncated: number;
+  /** Packets written (each packet of a coalesced write counts). */
   sent: number;
+  /** Writes that carried several TCP segments or UDP datagrams coalesced into one GSO packet. */
+  coalescedWrites: number;
   /** Writes the kernel refused (e.g. not an IP packet); lastErrno says why. */
   sendErrors: number;
   lastErrno: number;
 }
 
+const { IOV_SIZE, IOV_BASE, IOV_LEN } = LAYOUT;
+
+/** Per batch read into: two iovecs per slot (virtio_net_hdr + slot, overflow) and the segmenter. */
+interface ReadRing { reader: TsoReader; iovs: NativeBlock; addrs: bigint[] }
+/** Per batch written from: the data plane's write plan and the address of each of its iovecs. */
+interface WriteRing { plan: GroPlan; addrs: bigint[] }
+
 export class Tun {
-  readonly stats: TunStats = { received: 0, truncated: 0, sent: 0, sendErrors: 0, lastErrno: 0 };
+  readonly stats: TunStats = {
+    received: 0, superPackets: 0, truncated: 0, malformed: 0, sent: 0, coalescedWrites: 0, sendErrors: 0, lastErrno: 0,
+  };
   /** Set when the last readBatch() returned because the Wakeup was signalled. */
   woken = false;
   private readonly memBase: number;
+  private readonly vnetHdrLen: number;
   private readonly poller: Poller;
-  private readonly iov = new NativeBlock(LAYOUT.IOV_SIZE);
-  private readonly slotPtrs = new WeakMap<PacketBatch, bigint[]>();
+  /** write(): an all-zero virtio_net_hdr (no offload), then the packet. */
+  private readonly single: NativeBlock;
+  private readonly readRings = new Map<PacketBatch, ReadRing>();
+  private readonly writeRings = new WeakMap<PacketBatch, WriteRing>();
   private closed = false;
 
   private constructor(private readonly dp: DataPlane, readonly fd: number, readonly name: string,
                       readonly netns: string | undefined, wakeup?: Wakeup, private readonly owned = true) {
     this.memBase = memoryAddress(dp.memory);
+    this.vnetHdrLen = constant(dp.ex, "VNET_HDR_LEN");
     this.poller = new Poller(fd, C.POLLIN, wakeup);
+    this.single = new NativeBlock(2 * IOV_SIZE + 16);
+    putPointer(this.single.u32, IOV_BASE, this.single.address + 2 * IOV_SIZE);
+    this.single.u32[IOV_LEN >> 2] = this.vnetHdrLen;
   }
 
   static open(dp: DataPlane, opts: TunOptions = {}): Tun {
@@ -78,24 +103,24 @@ export class Tun {
 
   /**
    * Read up to batch.capacity packets into the batch's slots (packet i at slotOffset(i), described with
-   * SA 0) and return how many. With nothing queued it waits up to timeoutMs (0: return at once, -1:
-   * forever) for the first packet; it returns 0 on timeout, or when the Wakeup fired (then `woken`).
+   * SA 0) and return how many; a TCP super-packet becomes its segments, in consecutive slots (those that
+   * do not fit come first in the next call). With nothing queued it waits up to timeoutMs (0: return at
+   * once, -1: forever) for the first packet; it returns 0 on timeout, or when the Wakeup fired (then `woken`).
    */
   readBatch(batch: PacketBatch, timeoutMs = 0): number {
     batch.clear();
     this.woken = false;
-    const ptrs = this.slotPointers(batch);
-    const max = batch.maxPacket;
+    const { reader, addrs } = this.readRing(batch);
+    const st = this.stats;
     let i = 0, waited = false;
     while (i < batch.capacity) {
-      // One byte more than a slot takes: a read that fills it means the kernel cut the packet short.
-      const n = sys.read(this.fd, ptrs[i], max + 1) as number;
-      if (n > max) { this.stats.truncated++; continue; }
-      if (n > 0) { batch.set(i++, n, 0); continue; }
+      if (reader.pending) { i += reader.resume(i); continue; }
+      const n = sys.readv(this.fd, addrs[i], 2) as number;
+      if (n > this.vnetHdrLen) { i += reader.accept(i, n - this.vnetHdrLen); continue; }
       if (n < 0) {
         const e = errno();
-        if (e !== E.EAGAIN && e !== E.EINTR) throw new SysError(`read(${this.name})`, e);
-      }
+        if (e !== E.EAGAIN && e !== E.EINTR) throw new SysError(`readv(${this.name})`, e);
+      } else { st.malformed++; continue; } // shorter than its header: not from this kernel
       if (i > 0 || waited || timeoutMs === 0) break;
       waited = true;
       const w = this.poller.wait(timeoutMs);
@@ -103,27 +128,39 @@ export class Tun {
       if (w !== Wait.Ready) break;
     }
     batch.count = i;
-    this.stats.received += i;
+    st.received += i;
     return i;
   }
 
-  /** Write packets 0..count-1 of a processed batch whose status is OK (the others are dropped).
-   *  Returns the number written. */
+  /** Write packets 0..count-1 of a processed batch whose status is OK (the others are dropped), runs of
+   *  one TCP or UDP flow coalesced. Each output needs the virtio_net_hdr's bytes of its slot before it (decap
+   *  outputs have them). Returns the number of packets written. */
   writeBatch(batch: PacketBatch): number {
-    const ok = this.dp.L.ST_OK;
-    let n = 0;
-    for (let i = 0; i < batch.count; i++) {
-      if (batch.status(i) === ok && this.write(batch.outOffset(i), batch.outLength(i))) n++;
+    const { plan, addrs } = this.writeRing(batch);
+    const writes = plan.plan(batch);
+    const st = this.stats;
+    let sent = 0;
+    for (let w = 0, j = 0; w < writes; w++) {
+      const k = plan.iovecs(w);
+      if ((sys.writev(this.fd, addrs[j], k) as number) < 0) {
+        st.sendErrors++;
+        st.lastErrno = errno();
+      } else {
+        sent += k;
+        if (k > 1) st.coalescedWrites++;
+      }
+      j += k;
     }
-    return n;
+    st.sent += sent;
+    return sent;
   }
 
   /** Write one packet of `length` bytes at byte `offset` of the data plane's memory. */
   write(offset: number, length: number): boolean {
-    const { u32 } = this.iov;
-    putPointer(u32, LAYOUT.IOV_BASE, this.memBase + offset);
-    u32[LAYOUT.IOV_LEN >> 2] = length;
-    if ((sys.writev(this.fd, this.iov.ptr, 1) as number) < 0) {
+    const { u32 } = this.single;
+    putPointer(u32, IOV_SIZE + IOV_BASE, this.memBase + offset);
+    u32[(IOV_SIZE + IOV_LEN) >> 2] = length;
+    if ((sys.writev(this.fd, this.single.ptr, 2) as number) < 0) {
       this.stats.sendErrors++;
       this.stats.lastErrno = errno();
       return false;
@@ -137,20 +174,46 @@ export class Tun {
     this.closed = true;
     if (this.owned) sys.close(this.fd); // a non-persistent TUN device disappears with its last descriptor
     this.poller.free();
-    this.iov.free();
+    this.single.free();
+    for (const r of this.readRings.values()) r.iovs.free();
+    this.readRings.clear();
   }
 
-  private slotPointers(batch: PacketBatch): bigint[] {
-    let p = this.slotPtrs.get(batch);
-    if (!p) {
-      p = Array.from({ length: batch.capacity }, (_, i) => BigInt(this.memBase + batch.slotOffset(i)));
-      this.slotPtrs.set(batch, p);
+  private readRing(batch: PacketBatch): ReadRing {
+    let r = this.readRings.get(batch);
+    if (!r) {
+      const reader = new TsoReader(this.dp, batch, this.stats);
+      const iovs = new NativeBlock(batch.capacity * 2 * IOV_SIZE);
+      const h = this.vnetHdrLen;
+      for (let i = 0; i < batch.capacity; i++) {
+        const at = i * 2 * IOV_SIZE;
+        putPointer(iovs.u32, at + IOV_BASE, this.memBase + batch.slotOffset(i) - h);
+        iovs.u32[(at + IOV_LEN) >> 2] = h + batch.maxPacket;
+        putPointer(iovs.u32, at + IOV_SIZE + IOV_BASE, this.memBase + reader.overflow);
+        iovs.u32[(at + IOV_SIZE + IOV_LEN) >> 2] = OVERFLOW_BYTES;
+      }
+      r = { reader, iovs, addrs: Array.from({ length: batch.capacity }, (_, i) => iovs.at(i * 2 * IOV_SIZE)) };
+      this.readRings.set(batch, r);
     }
-    return p;
+    return r;
+  }
+
+  private writeRing(batch: PacketBatch): WriteRing {
+    let r = this.writeRings.get(batch);
+    if (!r) {
+      const plan = new GroPlan(this.dp, batch.capacity, BigInt(this.memBase));
+      r = { plan, addrs: Array.from({ length: batch.capacity }, (_, j) => BigInt(this.memBase + plan.iovOff + j * 16)) };
+      this.writeRings.set(batch, r);
+    }
+    return r;
   }
 
   private configure(o: TunOptions): void {
     const dev = ["dev", this.name];
+    // No IPv6 link-local address: the kernel's router solicitations and MLD reports would otherwise enter
+    // the tunnel (and be counted as policy drops). Addresses given here still work. Before the MTU: below
+    // 1280 the device has no IPv6 to configure.
+    this.ip("link", "set", ...dev, "addrgenmode", "none", "txqueuelen", String(o.txQueueLen ?? 4096));
     if (o.mtu !== undefined) this.ip("link", "set", ...dev, "mtu", String(o.mtu));
     for (const a of o.addresses ?? []) this.ip("addr", "add", a, ...dev, ...(a.includes(":") ? ["nodad"] : []));
     if (o.up ?? true) this.ip("link", "set", ...dev, "up");
@@ -177,12 +240,17 @@ function createTun(name: string): { fd: number; name: string } {
   // struct ifreq: char ifr_name[IFNAMSIZ]; short ifr_flags; (40 bytes with the union's padding)
   const ifr = new Uint8Array(40);
   ifr.set(nameBytes);
-  new DataView(ifr.buffer).setUint16(C.IFNAMSIZ, C.IFF_TUN | C.IFF_NO_PI, true);
-  if ((sys.ioctl(fd, C.TUNSETIFF, "void *", ifr) as number) < 0) {
+  new DataView(ifr.buffer).setUint16(C.IFNAMSIZ, C.IFF_TUN | C.IFF_NO_PI | C.IFF_VNET_HDR, true);
+  const ioctl = (what: string, r: number) => {
+    if (r >= 0) return;
     const e = errno();
     sys.close(fd);
-    throw new SysError("ioctl(TUNSETIFF)", e);
-  }
+    throw new SysError(`ioctl(${what})`, e);
+  };
+  ioctl("TUNSETIFF", sys.ioctl(fd, C.TUNSETIFF, "void *", ifr) as number);
+  // The kernel may now hand us TCP super-packets and packets whose checksum it left to us (no UDP
+  // segmentation: the data plane does not split UDP).
+  ioctl("TUNSETOFFLOAD", sys.ioctl(fd, C.TUNSETOFFLOAD, "unsigned long", C.TUN_F_CSUM | C.TUN_F_TSO4 | C.TUN_F_TSO6) as number);
   const end = ifr.indexOf(0);
   return { fd, name: Buffer.from(ifr.subarray(0, end < 0 ? C.IFNAMSIZ : end)).toString() };
 }

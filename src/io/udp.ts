@@ -1,8 +1,10 @@
 // The ESP-in-UDP socket (RFC 3948, port 4500): recvmmsg() straight into PacketBatch slots and sendmmsg()
 // straight from batch outputs, through mmsghdr/iovec/sockaddr rings allocated once and reused, so a batch
-// costs one syscall and no allocation. Received datagrams are demultiplexed: the non-ESP marker (four zero
-// bytes) means IKE, copied out to the control plane; a lone 0xFF byte is a NAT keepalive; the rest is ESP,
-// left in place starting at its SPI for decap.
+// costs one syscall and no allocation. On send, a run of equal-sized datagrams to one peer (the ESP packets
+// of a TCP flow's segments) goes as one message with UDP_SEGMENT (UDP GSO): its iovecs gather the packets
+// and the kernel passes them through its stack once, cutting them apart at the end. Received datagrams
+// are demultiplexed: the non-ESP marker (four zero bytes) means IKE, copied out to the control plane; a
+// lone 0xFF byte is a NAT keepalive; the rest is ESP, left in place starting at its SPI for decap.
 import type { DataPlane } from "../dataplane/dataplane.js";
 import type { PacketBatch } from "../dataplane/batch.js";
 import { sys, C, E, check, errno, SysError, NativeBlock, putPointer, memoryAddress, LAYOUT } from "./libc.js";
@@ -16,11 +18,17 @@ export interface UdpOptions {
   port?: number;
   /** SO_REUSEPORT: several workers, each with its own socket on the same port. */
   reusePort?: boolean;
-  /** SO_RCVBUF / SO_SNDBUF in bytes (the kernel caps them at net.core.[rw]mem_max). */
+  /** SO_MARK (CAP_NET_ADMIN) on the datagrams sent, for policy routing: a fwmark rule keeps them out of the
+   *  TUN routes when a remote traffic selector covers the peer (see src/daemon/routing.ts). */
+  mark?: number;
+  /** Socket buffers in bytes: SO_RCVBUFFORCE / SO_SNDBUFFORCE (root: beyond net.core.[rw]mem_max), else
+   *  SO_RCVBUF / SO_SNDBUF (capped there). */
   receiveBuffer?: number;
   sendBuffer?: number;
   /** Datagrams per sendmmsg() call (default 64). */
   sendRing?: number;
+  /** UDP segmentation offload on send (default true; off by itself if the kernel refuses it). */
+  gso?: boolean;
   /** Makes a blocking recvBatch() return early (another thread calls wakeup.signal()). */
   wakeup?: Wakeup;
   /** IKE messages received with the non-ESP marker (marker removed; a copy, the slot is reused). */
@@ -38,6 +46,8 @@ export interface UdpStats {
   /** Datagrams too short for ESP (SPI + sequence number) that are neither IKE nor a keepalive. */
   runts: number;
   sent: number;
+  /** Messages that carried several datagrams (UDP GSO). */
+  gsoSends: number;
   /** Datagrams the kernel refused (lastErrno says why). */
   sendErrors: number;
   /** Packets with no destination: an SA without a remote endpoint, IPv6 on an IPv4 socket. */
@@ -86,17 +96,72 @@ class Ring {
   msgFlags(i: number): number { return this.block.u32[(i * MMSG_SIZE + LAYOUT.MSG_FLAGS) >> 2]; }
 }
 
+/** UDP_MAX_SEGMENTS of older kernels, and what one IP packet can carry. */
+const GSO_MAX_SEGMENTS = 64;
+const GSO_MAX_BYTES = 65000;
+const CMSG_LEN = LAYOUT.CMSG_HDR + 2; // a cmsghdr and the uint16_t segment size
+const CMSG_SPACE = LAYOUT.CMSG_HDR + LAYOUT.CMSG_ALIGN;
+
+/** The send side: entry m sends iovecs [first(m), first(m) + segments[m]) to sockaddr m, with a UDP_SEGMENT
+ *  control message when it gathers several datagrams. */
+class TxRing extends Ring {
+  readonly control: NativeBlock;
+  readonly segments: Int32Array;
+
+  constructor(size: number) {
+    super(size);
+    this.segments = new Int32Array(size);
+    this.control = new NativeBlock(size * CMSG_SPACE);
+    const { u32 } = this.control;
+    for (let i = 0; i < size; i++) {
+      u32[(i * CMSG_SPACE) >> 2] = CMSG_LEN; // cmsg_len is a size_t: its high half stays 0
+      u32[(i * CMSG_SPACE + LAYOUT.CMSG_ALIGN) >> 2] = C.SOL_UDP;
+      u32[(i * CMSG_SPACE + LAYOUT.CMSG_ALIGN + 4) >> 2] = C.UDP_SEGMENT;
+    }
+  }
+
+  /** Entry m starts with iovec k, one datagram, no control message. */
+  start(m: number, k: number): void {
+    const { u32, address } = this.block;
+    const e = m * MMSG_SIZE;
+    putPointer(u32, e + LAYOUT.MSG_IOV, address + this.iovOff(k));
+    u32[(e + LAYOUT.MSG_IOVLEN) >> 2] = 1;
+    putPointer(u32, e + LAYOUT.MSG_CONTROL, 0);
+    u32[(e + LAYOUT.MSG_CONTROLLEN) >> 2] = 0;
+    this.segments[m] = 1;
+  }
+
+  /** Entry m gathers one more datagram; all but the last are `size` bytes. */
+  extend(m: number, size: number): void {
+    const { u32 } = this.block;
+    const e = m * MMSG_SIZE;
+    const n = ++this.segments[m];
+    u32[(e + LAYOUT.MSG_IOVLEN) >> 2] = n;
+    if (n > 2) return;
+    this.control.u16[(m * CMSG_SPACE + LAYOUT.CMSG_HDR) >> 1] = size;
+    putPointer(u32, e + LAYOUT.MSG_CONTROL, this.control.address + m * CMSG_SPACE);
+    u32[(e + LAYOUT.MSG_CONTROLLEN) >> 2] = CMSG_SPACE;
+  }
+
+  sameName(a: number, b: number): boolean {
+    const u32 = this.block.u32, x = this.nameOff(a) >> 2, y = this.nameOff(b) >> 2;
+    for (let w = 0; w < SOCKADDR_SIZE >> 2; w++) if (u32[x + w] !== u32[y + w]) return false;
+    return true;
+  }
+}
+
 export class UdpSocket {
   readonly stats: UdpStats = {
     received: 0, esp: 0, ike: 0, keepalives: 0, truncated: 0, runts: 0,
-    sent: 0, sendErrors: 0, unroutable: 0, lastErrno: 0,
+    sent: 0, gsoSends: 0, sendErrors: 0, unroutable: 0, lastErrno: 0,
   };
   /** Set when the last recvBatch() returned because the Wakeup was signalled. */
   woken = false;
   private readonly memBase: number;
   private readonly poller: Poller;
   private readonly rx = new Map<PacketBatch, Ring>();
-  private readonly tx: Ring;
+  private readonly tx: TxRing;
+  private gso: boolean;
   private readonly onControl?: UdpOptions["onControl"];
   private closed = false;
 
@@ -104,7 +169,8 @@ export class UdpSocket {
                       readonly port: number, opts: UdpOptions, private readonly owned = true) {
     this.memBase = memoryAddress(dp.memory);
     this.poller = new Poller(fd, C.POLLIN, opts.wakeup);
-    this.tx = new Ring(opts.sendRing ?? 64);
+    this.tx = new TxRing(opts.sendRing ?? 64);
+    this.gso = opts.gso ?? true;
     this.onControl = opts.onControl;
   }
 
@@ -122,8 +188,13 @@ export class UdpSocket {
         check(`setsockopt(${what})`, sys.setsockopt(fd, level, name, Int32Array.of(value), 4));
       if (local.version === 6) opt(C.IPPROTO_IPV6, C.IPV6_V6ONLY, local.address === "::" ? 0 : 1, "IPV6_V6ONLY");
       if (opts.reusePort) opt(C.SOL_SOCKET, C.SO_REUSEPORT, 1, "SO_REUSEPORT");
-      if (opts.receiveBuffer) opt(C.SOL_SOCKET, C.SO_RCVBUF, opts.receiveBuffer, "SO_RCVBUF");
-      if (opts.sendBuffer) opt(C.SOL_SOCKET, C.SO_SNDBUF, opts.sendBuffer, "SO_SNDBUF");
+      if (opts.mark !== undefined) opt(C.SOL_SOCKET, C.SO_MARK, opts.mark, "SO_MARK");
+      // The FORCE options need CAP_NET_ADMIN; without it the capped ones still give what the sysctl allows.
+      const buffer = (force: number, plain: number, bytes: number, what: string) => {
+        if ((sys.setsockopt(fd, C.SOL_SOCKET, force, Int32Array.of(bytes), 4) as number) < 0) opt(C.SOL_SOCKET, plain, bytes, what);
+      };
+      if (opts.receiveBuffer) buffer(C.SO_RCVBUFFORCE, C.SO_RCVBUF, opts.receiveBuffer, "SO_RCVBUF");
+      if (opts.sendBuffer) buffer(C.SO_SNDBUFFORCE, C.SO_SNDBUF, opts.sendBuffer, "SO_SNDBUF");
       const sa = new Uint8Array(SOCKADDR_SIZE);
       const len = local.encode(sa, 0, local.version);
       check(`bind(${local})`, sys.bind(fd, sa, len));
@@ -138,7 +209,7 @@ export class UdpSocket {
 
   /** Use a socket opened by another thread of this process (`fd`, as posted in workerData: descriptors are
    *  process-wide); close() leaves the descriptor to its owner. Binding options do not apply. */
-  static adopt(dp: DataPlane, fd: number, opts: Pick<UdpOptions, "sendRing" | "wakeup" | "onControl"> = {}): UdpSocket {
+  static adopt(dp: DataPlane, fd: number, opts: Pick<UdpOptions, "sendRing" | "gso" | "wakeup" | "onControl"> = {}): UdpSocket {
     if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`bad socket descriptor ${fd}`);
     if (opts.sendRing !== undefined && !(Number.isInteger(opts.sendRing) && opts.sendRing >= 1)) {
       throw new RangeError(`sendRing must be an integer ≥ 1, got ${opts.sendRing}`);
@@ -194,21 +265,34 @@ export class UdpSocket {
 
   /**
    * Send the packets of a processed batch whose status is OK (the others are dropped) with as few
-   * sendmmsg() calls as the send ring allows. Returns the number the kernel accepted.
+   * sendmmsg() calls as the send ring allows; consecutive packets to one peer of one size (the last of a
+   * run may be shorter) share a message with UDP GSO. Returns the number of datagrams the kernel accepted.
    */
   sendBatch(batch: PacketBatch, to: Destination = "sa"): number {
     const ok = this.dp.L.ST_OK;
     const ring = this.tx;
     this.dp.views.refresh();
     const before = this.stats.sent;
-    let m = 0;
+    let m = 0, k = 0;           // entries and iovecs used
+    let size = 0, bytes = 0;    // the open entry's datagram size and total
+    let open = false;           // whether entry m-1 may take another datagram
     for (let i = 0; i < batch.count; i++) {
       if (batch.status(i) !== ok) continue;
+      const len = batch.outLength(i);
       const nameLen = this.encodeDestination(ring.block.u8, ring.nameOff(m), batch, i, to);
       if (nameLen === 0) { this.stats.unroutable++; continue; }
-      ring.setNameLen(m, nameLen);
-      ring.setBuffer(m, this.memBase + batch.outOffset(i), batch.outLength(i));
-      if (++m === ring.size) { this.flush(m); m = 0; }
+      ring.setBuffer(k, this.memBase + batch.outOffset(i), len);
+      if (open && len <= size && bytes + len <= GSO_MAX_BYTES && ring.segments[m - 1] < GSO_MAX_SEGMENTS && ring.sameName(m - 1, m)) {
+        ring.extend(m - 1, size);
+        bytes += len;
+        open = len === size; // a shorter datagram ends the run
+      } else {
+        ring.setNameLen(m, nameLen);
+        ring.start(m++, k);
+        size = bytes = len;
+        open = this.gso;
+      }
+      if (++k === ring.size) { this.flush(m); m = k = 0; open = false; }
     }
     if (m > 0) this.flush(m);
     return this.stats.sent - before;
@@ -232,6 +316,7 @@ export class UdpSocket {
     if (this.owned) sys.close(this.fd);
     this.poller.free();
     this.tx.block.free();
+    this.tx.control.free();
     for (const r of this.rx.values()) r.block.free();
     this.rx.clear();
   }
@@ -284,17 +369,25 @@ export class UdpSocket {
     return peer ? peer.encode(dst, off, this.version) : 0;
   }
 
-  // sendmmsg() returns how many it sent; it fails only when the first one fails, which is then dropped.
+  // sendmmsg() returns how many messages it sent; it fails only when the first one fails, which is then
+  // dropped. A kernel or route that refuses UDP GSO (EIO: no checksum offload on the way) turns it off.
   private flush(m: number): void {
-    const ring = this.tx;
+    const ring = this.tx, st = this.stats;
     let done = 0;
     while (done < m) {
       const r = sys.sendmmsg(this.fd, ring.entries[done], m - done, 0) as number;
-      if (r > 0) { done += r; this.stats.sent += r; continue; }
+      if (r > 0) {
+        for (const end = done + r; done < end; done++) {
+          st.sent += ring.segments[done];
+          if (ring.segments[done] > 1) st.gsoSends++;
+        }
+        continue;
+      }
       const e = errno();
       if (e === E.EINTR) continue;
-      this.stats.sendErrors++;
-      this.stats.lastErrno = e;
+      if (ring.segments[done] > 1 && (e === E.EIO || e === E.EINVAL)) this.gso = false;
+      st.sendErrors += ring.segments[done];
+      st.lastErrno = e;
       done++;
     }
   }
