@@ -24,6 +24,9 @@
 //     retransmit_timeout = 4.0 # IKE retransmissions and so DPD, as strongswan.conf's charon.retransmit_*:
 //     retransmit_base = 1.8    #   timeout * base^n before retransmission n+1, seconds; a peer is given up
 //     retransmit_tries = 5     #   after `tries` retransmissions (defaults: strongSwan's, 165 s in all)
+//     routing_table = 221      # routes into the TUN live in this table, as charon.routing_table (default 221:
+//     routing_table_prio = 221 #   charon's 220 stays its own); the rule's priority (rules at prio-1..prio+1)
+//     fwmark = 221             # SO_MARK of our ESP-in-UDP and AH sockets, exempt from that table (default 221)
 //     tun {
 //       name = wipsec%d        # TUN device name, at most 15 bytes; %d numbers it (default wipsec%d)
 //       mtu = 1400             # 68-1856 (default: the path MTU toward the peers less the ESP overhead)
@@ -53,6 +56,7 @@ import { spkiOf } from "../ike/auth/keys.js";
 import { dnEquals } from "../ike/auth/dn.js";
 import { AuthError } from "../ike/auth/errors.js";
 import { MAX_INNER_PACKET } from "../daemon/mtu.js";
+import type { RoutingSettings } from "../daemon/routing.js";
 
 export interface SwanctlChild extends Omit<ChildConfig, "localTs" | "remoteTs"> {
   localTs: ConfigSelector[];   // may hold `dynamic` selectors, see selectors.ts
@@ -85,6 +89,8 @@ export interface WasmIpsecSettings {
   keylog?: string;
   timers?: Partial<EngineTimers>;
   tun: { name: string; mtu?: number };
+  /** Given keys only: DEFAULT_ROUTING (src/daemon/routing.ts) for the others. */
+  routing?: Partial<RoutingSettings>;
 }
 
 export interface SwanctlConfig {
@@ -772,6 +778,8 @@ function mapPassphrases(r: Report, sv: SettingsView, where: string, dir: KeyDir)
   return secrets.map((secret) => ({ dir, file: file!, secret, where, position }));
 }
 
+const PRIO = "expected a rule priority of 2-32764";
+
 function mapWasmIpsec(r: Report, v: SettingsView): WasmIpsecSettings {
   const out: WasmIpsecSettings = { cryptoBackend: "wasm", workers: 1, maxSas: 1024, tun: { name: "wipsec%d" } };
   // strongswan.conf takes these as floating-point numbers (charon.retransmit_timeout = 4.0).
@@ -795,6 +803,20 @@ function mapWasmIpsec(r: Report, v: SettingsView): WasmIpsecSettings {
     retransmit_timeout: seconds((n) => { (out.timers ??= {}).retransmitTimeout = n; }, 0.01),
     retransmit_base: seconds((n) => { (out.timers ??= {}).retransmitBase = n; }, 1),
     retransmit_tries: uint((n) => { (out.timers ??= {}).retransmitTries = n; }, 100, "expected 0-100 retransmissions"),
+    // 0 and 253-255 are the kernel's unspec, default, main and local tables.
+    routing_table: uint((n) => {
+      if (n === 0 || (n >= 253 && n <= 255)) throw new ValueError("expected a table number other than 0 and 253-255 (the kernel's)");
+      (out.routing ??= {}).table = n;
+    }),
+    // The rules take prio-1 and prio+1 too; 0 is the local table's rule, 32766 main's.
+    routing_table_prio: uint((n) => {
+      if (n < 2) throw new ValueError(PRIO);
+      (out.routing ??= {}).priority = n;
+    }, 32764, PRIO),
+    fwmark: uint((n) => {
+      if (n === 0) throw new ValueError("expected a non-zero mark (unmarked packets are the ones routed into the TUN)");
+      (out.routing ??= {}).fwmark = n;
+    }),
   });
   for (const sub of v.sectionNames()) {
     if (sub !== "tun") { r.at(v.child(sub).position, `unknown section '${sub}' in wasm-ipsec${didYouMean(sub, ["tun"])}`); continue; }

@@ -24,7 +24,8 @@ import { resolveSelectors } from "../config/selectors.js";
 import type { SwanctlConfig } from "../config/swanctl.js";
 import type { BackendName } from "../crypto/backend.js";
 import type { Command, IkeStatus, ConnStatus, ChildStatus } from "../control/protocol.js";
-import { trapPolicies, protectPolicies, rangeToPrefixes, ikeAddresses, type TrapRef } from "./policies.js";
+import { trapPolicies, protectPolicies, ikeAddresses, type TrapRef } from "./policies.js";
+import { DEFAULT_ROUTING, PolicyRouting, exemptRouteGet, hostAddresses, plannedRoutes, type RoutingSettings } from "./routing.js";
 import { sourceAddress } from "./route.js";
 import { icvOf, innerMtu, pathMtu, tunMtu, IPV6_MIN_MTU, DEFAULT_PATH_MTU, type MtuPeer, type SaShape } from "./mtu.js";
 
@@ -117,7 +118,9 @@ export class Gateway {
   private workers!: DataPlaneWorkers;
   private traps = new Map<number, TrapRef>();
   private trapList: ReturnType<typeof trapPolicies>["policies"] = [];
-  private routes = new Set<string>();
+  /** Routes into the TUN device: our table and rules (routing.ts). */
+  private routing?: PolicyRouting;
+  private readonly routingSettings: RoutingSettings;
   private pollTimer?: NodeJS.Timeout;
   private cfg: SwanctlConfig;
   private mtu = 0;
@@ -125,6 +128,7 @@ export class Gateway {
   private constructor(private readonly o: GatewayOptions) {
     this.cfg = o.config;
     const s = o.config.wasmIpsec;
+    this.routingSettings = { ...DEFAULT_ROUTING, ...s.routing };
     this.dp = DataPlane.create({ maxSAs: s.maxSas, backend: o.backend ?? s.cryptoBackend, autoThreshold: s.autoThreshold });
     const transport: Transport = {
       send: (d, local, remote) => {
@@ -139,7 +143,7 @@ export class Gateway {
     this.engine = new IkeEngine({
       connections: engineConnections(o.config), secrets: o.config.secrets, transport, timers: s.timers, ...credentials(o.config),
       installer: new GatewayInstaller(this.dp, (h) => this.syncPolicies(h)), log: o.log, keylog: keylogPath ? new KeyLog(keylogPath) : undefined,
-      sourceAddress: (remote) => sourceAddress(remote),
+      sourceAddress: (remote) => sourceAddress(remote, exemptRouteGet(this.routingSettings.fwmark)),
     });
     // Every change of Child SAs changes the SPD and the routes.
     for (const ev of ["child-up", "child-down", "ike-down"]) this.engine.on(ev, () => { this.syncPolicies(); this.updateMtu(); });
@@ -166,10 +170,12 @@ export class Gateway {
     const s = this.cfg.wasmIpsec, log = this.o.log;
     this.mtu = s.tun.mtu ?? this.wantedMtu();
     this.tun = Tun.open(this.dp, { name: s.tun.name, mtu: this.mtu });
+    this.routing = PolicyRouting.open(this.routingSettings, this.tun.name, (m) => log.log("cfg", 0, m));
+    const mark = this.routingSettings.fwmark;
     // 4 MiB socket buffers: a burst of a TCP window must not overflow the ESP socket between batches.
-    this.udp = UdpSocket.open(this.dp, { address: "::", port: 4500, receiveBuffer: 4 << 20, sendBuffer: 4 << 20 });
+    this.udp = UdpSocket.open(this.dp, { address: "::", port: 4500, receiveBuffer: 4 << 20, sendBuffer: 4 << 20, mark });
     if (this.cfg.connections.some((c) => c.children.some((ch) => (ch.ahProposals?.length ?? 0) > 0))) {
-      this.raw = RawAh.open(this.dp, { receiveBuffer: 4 << 20, sendBuffer: 4 << 20 });
+      this.raw = RawAh.open(this.dp, { receiveBuffer: 4 << 20, sendBuffer: 4 << 20, mark });
     }
     this.ike500 = await IkeSocket.open({
       addresses: ikeBindAddresses(this.cfg), port: 500, nattPort: 0,
@@ -241,10 +247,7 @@ export class Gateway {
     this.trapList = trap.policies;
     const all = [...protectPolicies(this.engine, removing), ...this.trapList];
     this.dp.spd.set(all);
-    const want = new Set(all.flatMap((p) => rangeToPrefixes(p.remote)));
-    for (const r of want) if (!this.routes.has(r)) this.route("replace", r);
-    for (const r of this.routes) if (!want.has(r)) this.route("del", r);
-    this.routes = want;
+    this.routing?.sync(plannedRoutes(all, hostAddresses()));
   }
 
   /** The TUN MTU the peers call for: those of installed Child SAs, else every configured peer with the
@@ -263,7 +266,7 @@ export class Gateway {
       return shapes.map((sa) => ({ address, sa }));
     });
     // An unknown peer (%any) is assumed behind the default path: its SA corrects the MTU when it comes up.
-    const path = (a: string) => (a === "::" || a === "0.0.0.0" ? DEFAULT_PATH_MTU : pathMtu(a));
+    const path = (a: string) => (a === "::" || a === "0.0.0.0" ? DEFAULT_PATH_MTU : pathMtu(a, exemptRouteGet(this.routingSettings.fwmark)));
     return tunMtu(active.length ? active : configured(), path) ?? innerMtu(DEFAULT_PATH_MTU, 4, { protocol: "esp", icv: 16, udpEncap: true });
   }
 
@@ -276,18 +279,10 @@ export class Gateway {
       execFileSync("ip", ["link", "set", "dev", this.tun.name, "mtu", String(mtu)], { stdio: "pipe" });
       this.o.log.log("cfg", 1, `${this.tun.name}: MTU ${this.mtu} -> ${mtu}${mtu < IPV6_MIN_MTU ? " (below 1280: no IPv6 through the tunnel)" : ""}`);
       // The kernel drops a device's IPv6 routes with IPv6 itself below 1280: put them back when it returns.
-      if (this.mtu < IPV6_MIN_MTU && mtu >= IPV6_MIN_MTU) for (const r of this.routes) if (r.includes(":")) this.route("replace", r);
+      if (this.mtu < IPV6_MIN_MTU && mtu >= IPV6_MIN_MTU) this.routing?.reinstall((r) => r.prefix.includes(":"));
       this.mtu = mtu;
     } catch (e) {
       this.o.log.log("cfg", 0, `ip link set dev ${this.tun.name} mtu ${mtu} failed: ${((e as { stderr?: Buffer }).stderr ?? "").toString().trim()}`);
-    }
-  }
-
-  private route(op: "replace" | "del", prefix: string): void {
-    try {
-      execFileSync("ip", [...(prefix.includes(":") ? ["-6"] : []), "route", op, prefix, "dev", this.tun.name], { stdio: "pipe" });
-    } catch (e) {
-      this.o.log.log("cfg", 0, `ip route ${op} ${prefix} dev ${this.tun.name} failed: ${((e as { stderr?: Buffer }).stderr ?? "").toString().trim()}`);
     }
   }
 
@@ -444,8 +439,7 @@ export class Gateway {
       for (const s of this.engine.sas()) this.engine.destroy(s, "daemon stopping");
     }
     await this.workers?.stop().catch(() => undefined);
-    for (const r of this.routes) this.route("del", r);
-    this.routes.clear();
+    this.routing?.close();
     await this.ike500?.close();
     this.udp?.close();
     this.raw?.close();

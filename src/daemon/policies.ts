@@ -1,9 +1,10 @@
 // From configuration and negotiated Child SAs to the outbound SPD and the routes into the TUN device:
 // PROTECT entries for every installed child's narrowed selector pairs, TRAP entries for children with
-// start_action = trap (their configured selectors), and routes for every remote selector.
+// start_action = trap (their configured selectors); routing.ts routes their remote selectors into the TUN.
 import type { Policy } from "../dataplane/spd.js";
 import type { TrafficSelector } from "../dataplane/selectors.js";
-import { parseAddress, formatAddress } from "../dataplane/selectors.js";
+import { parseAddress } from "../dataplane/selectors.js";
+import { formatIp } from "../io/sockaddr.js";
 import type { IkeEngine } from "../ike/engine.js";
 import type { InstalledHandles } from "../ike/child-sa.js";
 import type { SwanctlConnection } from "../config/swanctl.js";
@@ -62,7 +63,7 @@ export function protectPolicies(engine: IkeEngine, removing?: InstalledHandles):
   return out;
 }
 
-/** The smallest set of CIDR prefixes covering an address range (for routes). */
+/** The smallest set of CIDR prefixes covering an address range (for routes), IPv6 in RFC 5952 text. */
 export function rangeToPrefixes(ts: TrafficSelector): string[] {
   const a = parseAddress(ts.start), b = parseAddress(ts.end);
   const bits = a.bytes.length * 8;
@@ -74,7 +75,7 @@ export function rangeToPrefixes(ts: TrafficSelector): string[] {
   while (lo <= hi && out.length < 64) {
     let size = 0;
     while (size < bits && (lo & ((1n << BigInt(size + 1)) - 1n)) === 0n && lo + (1n << BigInt(size + 1)) - 1n <= hi) size++;
-    out.push(`${formatAddress(toBytes(lo))}/${bits - size}`);
+    out.push(`${formatIp(toBytes(lo))}/${bits - size}`);
     lo += 1n << BigInt(size);
   }
   return out;

@@ -79,7 +79,7 @@ export async function runNamespaceDemo(o: NamespaceDemoOptions): Promise<number>
     log(`wasm-ipsec demo: host A ─ gateway A ═ IKEv2 + ESP-in-UDP ═ gateway B ─ host B, each in its own network namespace`);
     gws.push(...topology(lab, dir));
     log(`  namespaces ${gws.map((g) => `${g.host}, ${g.ns}`).join(", ")}`);
-    log(`  (look inside while it runs: ip netns exec ${gws[0].ns} ip route)`);
+    log(`  (look inside while it runs: ip netns exec ${gws[0].ns} ip route show table 221)`);
 
     const psk = randomBytes(32);
     const [a, b] = gws;
