@@ -6,7 +6,7 @@ import { callDaemon } from "../control/client.js";
 import { DEFAULT_SOCKET, type Command, type IkeStatus, type ConnStatus } from "../control/protocol.js";
 import { formatSas, formatConns } from "../control/format.js";
 
-const HELP = `wasm-ipsec — IPsec gateway (IKEv2 + ESP/AES-GCM) with a WebAssembly packet path
+const HELP = `wasm-ipsec — IPsec gateway (IKEv2; ESP with AES-GCM, AH with HMAC-SHA2/GMAC) with a WebAssembly packet path
 
 Usage:
   wasm-ipsec daemon --config FILE [--socket PATH] [--keylog FILE] [--log-level N] [--backend B]

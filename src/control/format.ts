@@ -20,8 +20,7 @@ export function formatSas(sas: IkeStatus[]): string {
     // swanctl: "established 5s ago, rekeying in 13985s, reauth in 3590s"; half-open SAs show none of it.
     if (s.establishedSecondsAgo !== undefined) {
       out.push(`  established ${duration(s.establishedSecondsAgo)} ago${s.rekeyInSeconds !== undefined ? `, rekeying in ${duration(s.rekeyInSeconds)}` : ""}`
-        + `${s.reauthInSeconds !== undefined ? `, reauth in ${duration(s.reauthInSeconds)}` : ""}`
-        + `${s.expiresInSeconds !== undefined ? `, expires in ${duration(s.expiresInSeconds)}` : ""}`);
+        + `${s.reauthInSeconds !== undefined ? `, reauth in ${duration(s.reauthInSeconds)}` : ""}`); // swanctl has no IKE "expires"
     }
     for (const c of s.children) {
       out.push(`  ${c.name}: #${c.uniqueId}, ${c.state.toUpperCase()}, ${c.mode.toUpperCase()}${c.encap ? "-in-UDP" : ""}, ${c.protocol}:${c.encr}${c.esn ? "/ESN" : ""}${c.dhGroup ? `/${c.dhGroup}` : ""}`);
