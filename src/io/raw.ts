@@ -12,9 +12,10 @@
 // counted as a send error); the TUN MTU must leave room for AH's overhead.
 import type { DataPlane } from "../dataplane/dataplane.js";
 import type { PacketBatch } from "../dataplane/batch.js";
-import { sys, C, E, check, errno, SysError, NativeBlock, putPointer, memoryAddress, LAYOUT } from "./libc.js";
+import { sys, C, E, check, errno, SysError, NativeBlock, memoryAddress, LAYOUT } from "./libc.js";
 import { encodeSockaddr, type IpVersion } from "./sockaddr.js";
 import type { Wakeup } from "./wakeup.js";
+import { MmsgRing as Ring } from "./mmsg.js";
 
 export interface RawAhOptions {
   /** Open the IPv4 socket (default true). */
@@ -51,53 +52,12 @@ export interface RawAhStats {
   lastErrno: number;
 }
 
-const { MMSG_SIZE, IOV_SIZE, SOCKADDR_SIZE, CMSG_HDR, CMSG_ALIGN } = LAYOUT;
+const { CMSG_HDR, CMSG_ALIGN } = LAYOUT;
 const IP6_HDR = 40;
 // in6_pktinfo (20 bytes), hop limit and traffic class (int each), each behind a cmsghdr, aligned.
 const cmsgSpace = (n: number) => CMSG_HDR + Math.ceil(n / CMSG_ALIGN) * CMSG_ALIGN;
 const CONTROL_SIZE = cmsgSpace(20) + 2 * cmsgSpace(4);
 
-/** mmsghdr[n], iovec[n], sockaddr[n], then (IPv6 receive) a control buffer per entry. */
-class Ring {
-  readonly block: NativeBlock;
-  /** BigInt address of each mmsghdr (a call may start mid-ring). */
-  readonly entries: bigint[];
-
-  constructor(readonly size: number, readonly control = 0) {
-    this.block = new NativeBlock(size * (MMSG_SIZE + IOV_SIZE + SOCKADDR_SIZE + control));
-    const { u32, address } = this.block;
-    for (let i = 0; i < size; i++) {
-      const m = i * MMSG_SIZE;
-      putPointer(u32, m + LAYOUT.MSG_NAME, address + this.nameOff(i));
-      u32[(m + LAYOUT.MSG_NAMELEN) >> 2] = SOCKADDR_SIZE;
-      putPointer(u32, m + LAYOUT.MSG_IOV, address + this.iovOff(i));
-      u32[(m + LAYOUT.MSG_IOVLEN) >> 2] = 1;
-      if (control > 0) putPointer(u32, m + LAYOUT.MSG_CONTROL, address + this.controlOff(i));
-    }
-    this.entries = Array.from({ length: size }, (_, i) => this.block.at(i * MMSG_SIZE));
-  }
-
-  iovOff(i: number): number { return this.size * MMSG_SIZE + i * IOV_SIZE; }
-  nameOff(i: number): number { return this.size * (MMSG_SIZE + IOV_SIZE) + i * SOCKADDR_SIZE; }
-  controlOff(i: number): number { return this.size * (MMSG_SIZE + IOV_SIZE + SOCKADDR_SIZE) + i * this.control; }
-  setBuffer(i: number, address: number, length: number): void {
-    putPointer(this.block.u32, this.iovOff(i) + LAYOUT.IOV_BASE, address);
-    this.block.u32[(this.iovOff(i) + LAYOUT.IOV_LEN) >> 2] = length;
-  }
-  /** Before a receive: the kernel shrinks the name and control lengths of the entries it fills. */
-  reset(from: number, to: number): void {
-    const u32 = this.block.u32;
-    for (let i = from; i < to; i++) {
-      const m = i * MMSG_SIZE;
-      u32[(m + LAYOUT.MSG_NAMELEN) >> 2] = SOCKADDR_SIZE;
-      u32[(m + LAYOUT.MSG_CONTROLLEN) >> 2] = this.control; // size_t: the high word stays 0
-    }
-  }
-  setNameLen(i: number, len: number): void { this.block.u32[(i * MMSG_SIZE + LAYOUT.MSG_NAMELEN) >> 2] = len; }
-  msgLen(i: number): number { return this.block.u32[(i * MMSG_SIZE + LAYOUT.MSG_LEN) >> 2]; }
-  msgFlags(i: number): number { return this.block.u32[(i * MMSG_SIZE + LAYOUT.MSG_FLAGS) >> 2]; }
-  controlLen(i: number): number { return this.block.u32[(i * MMSG_SIZE + LAYOUT.MSG_CONTROLLEN) >> 2]; }
-}
 
 /** One family's socket, its send ring and, per batch, its receive ring. */
 class Family {

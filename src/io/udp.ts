@@ -10,6 +10,7 @@ import type { PacketBatch } from "../dataplane/batch.js";
 import { sys, C, E, check, errno, SysError, NativeBlock, putPointer, memoryAddress, LAYOUT } from "./libc.js";
 import { SockAddr, encodeSockaddr, sockaddrEquals, type IpVersion } from "./sockaddr.js";
 import { Poller, Wait, type Wakeup } from "./wakeup.js";
+import { MmsgRing as Ring } from "./mmsg.js";
 
 export interface UdpOptions {
   /** Local address. Default "::": IPv6 and IPv4 (v4-mapped) on one socket. */
@@ -58,43 +59,10 @@ export interface UdpStats {
 /** Where sendBatch() sends each packet: its SA's remote endpoint, one peer, or a per-packet choice. */
 export type Destination = "sa" | SockAddr | ((i: number) => SockAddr | null);
 
-const { MMSG_SIZE, IOV_SIZE, SOCKADDR_SIZE } = LAYOUT;
-const ENTRY = MMSG_SIZE + IOV_SIZE + SOCKADDR_SIZE;
+const { MMSG_SIZE, SOCKADDR_SIZE } = LAYOUT;
 const MARKER_LEN = 4;
 const ESP_MIN = 8; // SPI + sequence number
 
-/** mmsghdr[n], then iovec[n], then sockaddr[n]; entry i points to iovec i and sockaddr i. */
-class Ring {
-  readonly block: NativeBlock;
-  /** BigInt address of each mmsghdr (sendmmsg resumes mid-ring after a partial send). */
-  readonly entries: bigint[];
-  used = 0;
-
-  constructor(readonly size: number) {
-    this.block = new NativeBlock(size * ENTRY);
-    const { u32, address } = this.block;
-    for (let i = 0; i < size; i++) {
-      const m = i * MMSG_SIZE;
-      putPointer(u32, m + LAYOUT.MSG_NAME, address + this.nameOff(i));
-      u32[(m + LAYOUT.MSG_NAMELEN) >> 2] = SOCKADDR_SIZE;
-      putPointer(u32, m + LAYOUT.MSG_IOV, address + this.iovOff(i));
-      u32[(m + LAYOUT.MSG_IOVLEN) >> 2] = 1;
-    }
-    this.entries = Array.from({ length: size }, (_, i) => this.block.at(i * MMSG_SIZE));
-  }
-
-  iovOff(i: number): number { return this.size * MMSG_SIZE + i * IOV_SIZE; }
-  nameOff(i: number): number { return this.size * (MMSG_SIZE + IOV_SIZE) + i * SOCKADDR_SIZE; }
-  /** Point entry i's buffer at `address`, `length` bytes. */
-  setBuffer(i: number, address: number, length: number): void {
-    const { u32 } = this.block;
-    putPointer(u32, this.iovOff(i) + LAYOUT.IOV_BASE, address);
-    u32[(this.iovOff(i) + LAYOUT.IOV_LEN) >> 2] = length;
-  }
-  setNameLen(i: number, len: number): void { this.block.u32[(i * MMSG_SIZE + LAYOUT.MSG_NAMELEN) >> 2] = len; }
-  msgLen(i: number): number { return this.block.u32[(i * MMSG_SIZE + LAYOUT.MSG_LEN) >> 2]; }
-  msgFlags(i: number): number { return this.block.u32[(i * MMSG_SIZE + LAYOUT.MSG_FLAGS) >> 2]; }
-}
 
 /** UDP_MAX_SEGMENTS of older kernels, and what one IP packet can carry. */
 const GSO_MAX_SEGMENTS = 64;
@@ -105,14 +73,14 @@ const CMSG_SPACE = LAYOUT.CMSG_HDR + LAYOUT.CMSG_ALIGN;
 /** The send side: entry m sends iovecs [first(m), first(m) + segments[m]) to sockaddr m, with a UDP_SEGMENT
  *  control message when it gathers several datagrams. */
 class TxRing extends Ring {
-  readonly control: NativeBlock;
+  readonly cmsgs: NativeBlock;
   readonly segments: Int32Array;
 
   constructor(size: number) {
     super(size);
     this.segments = new Int32Array(size);
-    this.control = new NativeBlock(size * CMSG_SPACE);
-    const { u32 } = this.control;
+    this.cmsgs = new NativeBlock(size * CMSG_SPACE);
+    const { u32 } = this.cmsgs;
     for (let i = 0; i < size; i++) {
       u32[(i * CMSG_SPACE) >> 2] = CMSG_LEN; // cmsg_len is a size_t: its high half stays 0
       u32[(i * CMSG_SPACE + LAYOUT.CMSG_ALIGN) >> 2] = C.SOL_UDP;
@@ -138,8 +106,8 @@ class TxRing extends Ring {
     const n = ++this.segments[m];
     u32[(e + LAYOUT.MSG_IOVLEN) >> 2] = n;
     if (n > 2) return;
-    this.control.u16[(m * CMSG_SPACE + LAYOUT.CMSG_HDR) >> 1] = size;
-    putPointer(u32, e + LAYOUT.MSG_CONTROL, this.control.address + m * CMSG_SPACE);
+    this.cmsgs.u16[(m * CMSG_SPACE + LAYOUT.CMSG_HDR) >> 1] = size;
+    putPointer(u32, e + LAYOUT.MSG_CONTROL, this.cmsgs.address + m * CMSG_SPACE);
     u32[(e + LAYOUT.MSG_CONTROLLEN) >> 2] = CMSG_SPACE;
   }
 
@@ -316,7 +284,7 @@ export class UdpSocket {
     if (this.owned) sys.close(this.fd);
     this.poller.free();
     this.tx.block.free();
-    this.tx.control.free();
+    this.tx.cmsgs.free();
     for (const r of this.rx.values()) r.block.free();
     this.rx.clear();
   }
