@@ -18,7 +18,8 @@
 //   wasm-ipsec {
 //     crypto_backend = wasm    # ESP AES-GCM implementation: wasm, node, noble or auto (default wasm)
 //     auto_threshold = 1k      # with auto: ESP payloads from this size use node:crypto (bytes, k/m/g)
-//     workers = 1              # packet-processing worker threads, 1-256 (default 1)
+//     workers = 1              # data-plane threads per direction (encap/decap pairs), 1-64 (default: half the
+//                              #   cores, at least 1: one thread per core); more use TUN queues and SO_REUSEPORT
 //     max_sas = 1024           # capacity of the SA database, inbound + outbound (default 1024)
 //     keylog = /path/file      # append IKE and ESP keys for Wireshark (default: none)
 //     retransmit_timeout = 4.0 # IKE retransmissions and so DPD, as strongswan.conf's charon.retransmit_*:
@@ -84,7 +85,8 @@ export interface SwanctlConnection extends Omit<ConnectionConfig, "children"> {
 export interface WasmIpsecSettings {
   cryptoBackend: BackendName;
   autoThreshold?: number;
-  workers: number;
+  /** Encap/decap worker pairs; absent: one data-plane thread per core (gateway.ts defaultPairs()). */
+  workers?: number;
   maxSas: number;
   keylog?: string;
   timers?: Partial<EngineTimers>;
@@ -781,7 +783,7 @@ function mapPassphrases(r: Report, sv: SettingsView, where: string, dir: KeyDir)
 const PRIO = "expected a rule priority of 2-32764";
 
 function mapWasmIpsec(r: Report, v: SettingsView): WasmIpsecSettings {
-  const out: WasmIpsecSettings = { cryptoBackend: "wasm", workers: 1, maxSas: 1024, tun: { name: "wipsec%d" } };
+  const out: WasmIpsecSettings = { cryptoBackend: "wasm", maxSas: 1024, tun: { name: "wipsec%d" } };
   // strongswan.conf takes these as floating-point numbers (charon.retransmit_timeout = 4.0).
   const seconds = (set: (n: number) => void, min: number) => (v: string) => {
     const n = /^\d{1,6}(\.\d{1,6})?$/.test(v) ? Number(v) : NaN;
@@ -792,7 +794,7 @@ function mapWasmIpsec(r: Report, v: SettingsView): WasmIpsecSettings {
     crypto_backend: choice(Object.fromEntries(BACKEND_NAMES.map((b) => [b, b])), (b: BackendName) => { out.cryptoBackend = b; }),
     auto_threshold: bytes((n) => { out.autoThreshold = n; }),
     workers: uint((n) => {
-      if (n < 1 || n > 256) throw new ValueError("expected 1-256 worker threads");
+      if (n < 1 || n > 64) throw new ValueError("expected 1-64 worker pairs");
       out.workers = n;
     }),
     max_sas: uint((n) => {

@@ -3,6 +3,7 @@
 // port 500 (node:dgram) and 4500 (the same batched socket, IKE handed over by the decap worker), the SPD
 // and routes derived from negotiated Child SAs, and the commands of the control socket.
 import { execFileSync } from "node:child_process";
+import { availableParallelism } from "node:os";
 import { DataPlane } from "../dataplane/dataplane.js";
 import { Tun } from "../io/tun.js";
 import { UdpSocket } from "../io/udp.js";
@@ -67,6 +68,12 @@ function credentials(cfg: SwanctlConfig): { privateKeys: SwanctlConfig["privateK
   return { privateKeys: cfg.privateKeys, caCerts: [...cfg.caCerts, ...cfg.certs] };
 }
 
+/** How long the workers keep a TRAP policy's packets (DataPlaneWorkers' default trapTimeoutMs). */
+const TRAP_TIMEOUT_MS = 30_000;
+
+/** One data-plane thread per core: half the cores in encap/decap pairs, at least one pair. */
+function defaultPairs(): number { return Math.max(1, Math.floor(availableParallelism() / 2)); }
+
 /** Where IKE listens on port 500: each concrete local_addrs entry, and every address the host has ("0.0.0.0"
  *  and "::", see IkeSocket.bindAddresses) when some connection leaves its local address open, as strongSwan does. */
 function ikeBindAddresses(cfg: SwanctlConfig): string[] {
@@ -112,6 +119,9 @@ export class Gateway {
   readonly engine: IkeEngine;
   private tun!: Tun;
   private udp!: UdpSocket;
+  private readonly moreUdp: UdpSocket[] = [];
+  /** TRAP policies being negotiated, since when. */
+  private readonly acquiring = new Map<number, number>();
   /** Raw AH sockets, only when a configured child proposes AH (they see every AH packet of the host). */
   private raw?: RawAh;
   private ike500!: IkeSocket;
@@ -148,11 +158,13 @@ export class Gateway {
     // Every change of Child SAs changes the SPD and the routes.
     for (const ev of ["child-up", "child-down", "ike-down"]) this.engine.on(ev, () => { this.syncPolicies(); this.updateMtu(); });
     this.engine.on("child-up", (_sa: IkeSa, child: ChildSa) => {
-      for (const [id, t] of this.traps) if (t.child === child.name) this.workers?.saUp(id);
+      for (const [id, t] of this.traps) if (t.child === child.name) { this.acquiring.delete(id); this.workers?.saUp(id); }
     });
     this.engine.on("child-failed", (_sa: IkeSa, cfg: { name: string }) => {
-      for (const [id, t] of this.traps) if (t.child === cfg.name) this.workers?.acquireFailed(id);
+      for (const [id, t] of this.traps) if (t.child === cfg.name) { this.acquiring.delete(id); this.workers?.acquireFailed(id); }
     });
+    // A negotiation that died with its IKE SA: the next trapped packet may ask again.
+    this.engine.on("ike-down", (sa: IkeSa) => { for (const [id, t] of this.traps) if (t.conn === sa.conn.name) this.acquiring.delete(id); });
   }
 
   static async start(o: GatewayOptions): Promise<Gateway> {
@@ -169,11 +181,16 @@ export class Gateway {
   private async open(): Promise<void> {
     const s = this.cfg.wasmIpsec, log = this.o.log;
     this.mtu = s.tun.mtu ?? this.wantedMtu();
-    this.tun = Tun.open(this.dp, { name: s.tun.name, mtu: this.mtu });
+    const pairs = s.workers ?? defaultPairs();
+    this.tun = Tun.open(this.dp, { name: s.tun.name, mtu: this.mtu, queues: pairs });
     this.routing = PolicyRouting.open(this.routingSettings, this.tun.name, (m) => log.log("cfg", 0, m));
     const mark = this.routingSettings.fwmark;
     // 4 MiB socket buffers: a burst of a TCP window must not overflow the ESP socket between batches.
-    this.udp = UdpSocket.open(this.dp, { address: "::", port: 4500, receiveBuffer: 4 << 20, sendBuffer: 4 << 20, mark });
+    // Worker pair i reads TUN queue i and receives on socket i (SO_REUSEPORT: the kernel keeps each peer's
+    // flow on one socket, so one thread updates an inbound SA's replay window); this.udp also sends IKE.
+    const udpOpts = { address: "::", port: 4500, receiveBuffer: 4 << 20, sendBuffer: 4 << 20, mark, reusePort: pairs > 1 };
+    this.udp = UdpSocket.open(this.dp, udpOpts);
+    for (let i = 1; i < pairs; i++) this.moreUdp.push(UdpSocket.open(this.dp, udpOpts));
     if (this.cfg.connections.some((c) => c.children.some((ch) => (ch.ahProposals?.length ?? 0) > 0))) {
       this.raw = RawAh.open(this.dp, { receiveBuffer: 4 << 20, sendBuffer: 4 << 20, mark });
     }
@@ -183,7 +200,7 @@ export class Gateway {
     });
     this.ike500.attach(this.engine);
     this.workers = await DataPlaneWorkers.start(this.dp, {
-      tun: this.tun, udp: this.udp, raw: this.raw, backend: this.o.backend ?? s.cryptoBackend,
+      tun: this.tun, udp: [this.udp, ...this.moreUdp], pairs, raw: this.raw, backend: this.o.backend ?? s.cryptoBackend,
       onIke: (m, from) => {
         const sa = this.saForMessage(m);
         this.engine.receive(m, { address: from.address, port: from.port }, { address: sa?.local.address ?? "::", port: 4500 });
@@ -218,9 +235,14 @@ export class Gateway {
   private acquire(policyId: number): void {
     const t = this.traps.get(policyId);
     if (!t) return this.workers.acquireFailed(policyId);
+    // Every encap worker reports a trap it saw: one negotiation answers them all (until it ends, or for as
+    // long as the workers queue packets for it).
+    const since = this.acquiring.get(policyId);
+    if (since !== undefined && Date.now() - since < TRAP_TIMEOUT_MS) return;
     this.o.log.log("cfg", 1, `acquire for ${t.conn}/${t.child}: initiating`);
     const up = this.engine.sas().find((s) => s.conn.name === t.conn && s.state === "established");
     if (up && [...up.children.values()].some((c) => c.name === t.child && c.state === "installed")) return this.workers.saUp(policyId);
+    this.acquiring.set(policyId, Date.now());
     this.tryInitiate(t.conn, t.child);
   }
 
@@ -442,6 +464,7 @@ export class Gateway {
     this.routing?.close();
     await this.ike500?.close();
     this.udp?.close();
+    for (const u of this.moreUdp) u.close();
     this.raw?.close();
     this.tun?.close();
   }

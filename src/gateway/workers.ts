@@ -2,8 +2,12 @@
 //   encap worker: TUN → SPD + ESP or AH (one WASM call per batch) → ESP-in-UDP / raw AH (sendmmsg)
 //   decap worker: ESP-in-UDP (recvmmsg) → ESP + inbound policy (one call per batch) → TUN
 //   ah worker (with raw AH sockets only): raw AH (recvmmsg) → AH + inbound policy (one call per batch) → TUN
-// One thread per direction: the two cores of the target machine, and each inbound SA's anti-replay window
-// updated by a single thread (an inbound SA arrives on one socket only: ESP-in-UDP, or AH of its family).
+// `pairs` encap/decap pairs (default 1: a thread per direction, the two cores of the target machine): encap
+// worker i reads TUN queue i (a multi-queue device spreads flows over its queues), decap worker i receives
+// on UDP socket i (SO_REUSEPORT sockets: the kernel hashes each peer's 4-tuple to one of them), so each
+// inbound SA's anti-replay window is still updated by a single thread (an inbound SA arrives on one socket
+// only: its peer's ESP-in-UDP flow, or AH of its family). Sequence numbers stay unique across encap workers
+// (the data plane takes them with compare-and-swap).
 // The main thread keeps IKE and control: it opens the TUN device, the UDP socket and the raw AH sockets once
 // (the workers adopt the descriptors, which are process-wide), sends IKE on the UDP socket
 // (UdpSocket.sendControl), writes SAs and policies into the shared memory, and hears from the workers
@@ -19,9 +23,12 @@ import { SockAddr } from "../io/sockaddr.js";
 import { Wakeup, type WakeupHandle } from "../io/wakeup.js";
 
 export interface WorkerOptions {
-  /** Opened by the caller, which closes them after stop(). */
+  /** Opened by the caller, which closes them after stop(): a TUN device with at least `pairs` queues, and
+   *  `pairs` UDP sockets on one port (SO_REUSEPORT) or, for one pair, the socket. */
   tun: Tun;
-  udp: UdpSocket;
+  udp: UdpSocket | UdpSocket[];
+  /** Encap/decap worker pairs (default 1). */
+  pairs?: number;
   /** The raw AH sockets, when a configured SA uses AH: a third worker receives on them. */
   raw?: RawAh;
   /** Packets per batch (default 64). */
@@ -96,13 +103,18 @@ export interface AhDecapStats {
   raw: RawAhStats;
 }
 
-export interface GatewayStats { encap: EncapStats; decap: DecapStats; ah?: AhDecapStats }
+/** Counters summed over the workers of each role (`pairs` of them), and what each one took. */
+export interface GatewayStats {
+  pairs: number; encap: EncapStats; decap: DecapStats; ah?: AhDecapStats;
+  /** Packets read from its TUN queue, per encap worker; datagrams received on its socket, per decap worker. */
+  readByEncap: number[]; receivedByDecap: number[];
+}
 type AnyStats = EncapStats | DecapStats | AhDecapStats;
 
 // ---- the protocol between the main thread and the workers (worker.ts) ----
 export type Role = "encap" | "decap" | "ah";
 export interface WorkerInit {
-  role: Role; handle: DataPlaneHandle; backend: BackendName; tun: TunHandle; udpFd: number; raw?: RawAhHandle;
+  role: Role; index: number; handle: DataPlaneHandle; backend: BackendName; tun: TunHandle; udpFd: number; raw?: RawAhHandle;
   wakeup: WakeupHandle; port: MessagePort; batch: number; trapQueue: number; trapTimeoutMs: number;
 }
 interface Endpoint { address: string; port: number }
@@ -161,7 +173,7 @@ class Thread {
 export class DataPlaneWorkers {
   private stopping?: Promise<GatewayStats>;
 
-  private constructor(private readonly encap: Thread, private readonly decap: Thread, private readonly ah?: Thread) {}
+  private constructor(private readonly encap: Thread[], private readonly decap: Thread[], private readonly ah?: Thread) {}
 
   /** Start the workers; resolves once all run. */
   static async start(dp: DataPlane, opts: WorkerOptions): Promise<DataPlaneWorkers> {
@@ -169,11 +181,16 @@ export class DataPlaneWorkers {
     for (const [name, v] of [["batch", batch], ["trapQueue", trapQueue], ["trapTimeoutMs", trapTimeoutMs]] as const) {
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be an integer ≥ 1, got ${v}`);
     }
-    const spawn = (role: Role): { thread: Thread; ready: Promise<void> } => {
+    const pairs = opts.pairs ?? 1;
+    const udp = Array.isArray(opts.udp) ? opts.udp : [opts.udp];
+    if (!Number.isInteger(pairs) || pairs < 1) throw new RangeError(`pairs must be an integer ≥ 1, got ${pairs}`);
+    if (udp.length !== pairs) throw new RangeError(`${pairs} worker pairs need ${pairs} UDP sockets, got ${udp.length}`);
+    if (opts.tun.queues < pairs) throw new RangeError(`${pairs} worker pairs need ${pairs} TUN queues, the device has ${opts.tun.queues}`);
+    const spawn = (role: Role, index = 0): { thread: Thread; ready: Promise<void> } => {
       const { port1, port2 } = new MessageChannel();
       const wakeup = Wakeup.create();
       const init: WorkerInit = {
-        role, handle: dp.handle, backend: opts.backend ?? "wasm", tun: opts.tun.handle, udpFd: opts.udp.fd, raw: opts.raw?.handle,
+        role, index, handle: dp.handle, backend: opts.backend ?? "wasm", tun: opts.tun.queueHandle(index), udpFd: udp[index].fd, raw: opts.raw?.handle,
         wakeup: wakeup.handle, port: port2, batch, trapQueue, trapTimeoutMs,
       };
       const worker = new Worker(new URL("./worker.js", import.meta.url), { workerData: init, transferList: [port2] });
@@ -200,10 +217,11 @@ export class DataPlaneWorkers {
         opts.onError?.(e as Error); // a callback's exception must not end the process
       }
     };
-    const e = spawn("encap"), d = spawn("decap"), a = opts.raw ? spawn("ah") : undefined;
-    const me = new DataPlaneWorkers(e.thread, d.thread, a?.thread);
+    const indexes = Array.from({ length: pairs }, (_, i) => i);
+    const e = indexes.map((i) => spawn("encap", i)), d = indexes.map((i) => spawn("decap", i)), a = opts.raw ? spawn("ah") : undefined;
+    const me = new DataPlaneWorkers(e.map((x) => x.thread), d.map((x) => x.thread), a?.thread);
     try {
-      await Promise.all([e.ready, d.ready, a?.ready]);
+      await Promise.all([...e, ...d, ...(a ? [a] : [])].map((x) => x.ready));
     } catch (err) {
       await me.stop().catch(() => undefined);
       throw err;
@@ -211,22 +229,33 @@ export class DataPlaneWorkers {
     return me;
   }
 
-  /** The SA of TRAP policy `policyId` is installed (Spd.setHandle done): send what waited for it. */
-  saUp(policyId: number): void { this.encap.send({ type: "sa-up", policyId }); }
+  /** The SA of TRAP policy `policyId` is installed (Spd.setHandle done): send what waited for it (each
+   *  encap worker keeps its own queue). */
+  saUp(policyId: number): void { for (const t of this.encap) t.send({ type: "sa-up", policyId }); }
 
   /** Negotiation for `policyId` failed: drop what waited for it (its next packet asks again). */
-  acquireFailed(policyId: number): void { this.encap.send({ type: "acquire-failed", policyId }); }
+  acquireFailed(policyId: number): void { for (const t of this.encap) t.send({ type: "acquire-failed", policyId }); }
 
   async stats(): Promise<GatewayStats> {
-    const [encap, decap, ah] = await Promise.all([this.encap.stats(), this.decap.stats(), this.ah?.stats()]);
-    return { encap: encap as EncapStats, decap: decap as DecapStats, ...(ah ? { ah: ah as AhDecapStats } : {}) };
+    const [encap, decap, ah] = await Promise.all([
+      Promise.all(this.encap.map((t) => t.stats())), Promise.all(this.decap.map((t) => t.stats())), this.ah?.stats(),
+    ]);
+    return this.gathered(encap, decap, ah);
+  }
+
+  private gathered(encap: (AnyStats | undefined)[], decap: (AnyStats | undefined)[], ah?: AnyStats): GatewayStats {
+    const e = encap as EncapStats[], d = decap as DecapStats[];
+    return {
+      pairs: this.encap.length, encap: sum(e), decap: sum(d), ...(ah ? { ah: ah as AhDecapStats } : {}),
+      readByEncap: e.map((s) => s.read), receivedByDecap: d.map((s) => s.received),
+    };
   }
 
   /** Stop the workers (they leave their loops at once, even when blocked in poll()); resolves with their
    *  final counters. The TUN device and the socket stay open for the caller. */
   stop(): Promise<GatewayStats> {
     this.stopping ??= (async () => {
-      const threads = [this.encap, this.decap, ...(this.ah ? [this.ah] : [])];
+      const threads = [...this.encap, ...this.decap, ...(this.ah ? [this.ah] : [])];
       for (const t of threads) t.send({ type: "stop" });
       await Promise.all(threads.map(async (t) => {
         const timer = setTimeout(() => void t.worker.terminate(), STOP_GRACE_MS);
@@ -234,10 +263,25 @@ export class DataPlaneWorkers {
         clearTimeout(timer);
         t.close();
       }));
-      const [encap, decap, ah] = threads.map((t) => t.finalStats);
-      if (!encap || !decap || (this.ah && !ah)) throw new Error("a data-plane worker did not stop cleanly");
-      return { encap: encap as EncapStats, decap: decap as DecapStats, ...(ah ? { ah: ah as AhDecapStats } : {}) };
+      if (threads.some((t) => !t.finalStats)) throw new Error("a data-plane worker did not stop cleanly");
+      return this.gathered(this.encap.map((t) => t.finalStats), this.decap.map((t) => t.finalStats), this.ah?.finalStats);
     })();
     return this.stopping;
   }
+}
+
+/** Counters of several workers of one role added up, nested ones too; `lastErrno` is the last non-zero one. */
+function sum<T extends object>(list: T[]): T {
+  if (list.length === 1) return list[0];
+  const add = (a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> => {
+    const out: Record<string, unknown> = { ...a };
+    for (const [k, v] of Object.entries(b)) {
+      const w = out[k];
+      if (typeof v === "number" && typeof w === "number") out[k] = k === "lastErrno" ? v || w : w + v;
+      else if (v && typeof v === "object" && w && typeof w === "object") out[k] = add(w as Record<string, unknown>, v as Record<string, unknown>);
+      else if (w === undefined) out[k] = v;
+    }
+    return out;
+  };
+  return list.reduce((acc, s) => add(acc as Record<string, unknown>, s as Record<string, unknown>) as T);
 }

@@ -10,7 +10,7 @@ import type { DataPlane } from "../dataplane/dataplane.js";
 import type { PacketBatch } from "../dataplane/batch.js";
 import { TsoReader, GroPlan, OVERFLOW_BYTES, type TsoStats } from "../dataplane/offload.js";
 import { constant } from "../dataplane/wasm.js";
-import { sys, C, E, check, errno, SysError, NativeBlock, putPointer, memoryAddress, LAYOUT } from "./libc.js";
+import { sys, C, E, errno, SysError, NativeBlock, putPointer, memoryAddress, LAYOUT } from "./libc.js";
 import { withNetns } from "./netns.js";
 import { Poller, Wait, type Wakeup } from "./wakeup.js";
 
@@ -31,6 +31,9 @@ export interface TunOptions {
   up?: boolean;
   /** Makes a blocking readBatch() return early (another thread calls wakeup.signal()). */
   wakeup?: Wakeup;
+  /** Queues (IFF_MULTI_QUEUE, default 1): a descriptor each, the kernel spreads flows over them by hash, so
+   *  each encap worker reads its own (queueHandle(i)). */
+  queues?: number;
 }
 
 /** What another thread needs to adopt the device (post it in workerData; descriptors are process-wide). */
@@ -69,6 +72,8 @@ export class Tun {
   private readonly readRings = new Map<PacketBatch, ReadRing>();
   private readonly writeRings = new WeakMap<PacketBatch, WriteRing>();
   private closed = false;
+  /** Descriptors of queues 1.. (multi-queue devices). */
+  private readonly moreQueues: number[] = [];
 
   private constructor(private readonly dp: DataPlane, readonly fd: number, readonly name: string,
                       readonly netns: string | undefined, wakeup?: Wakeup, private readonly owned = true) {
@@ -81,9 +86,12 @@ export class Tun {
   }
 
   static open(dp: DataPlane, opts: TunOptions = {}): Tun {
-    const create = () => createTun(opts.name ?? "wipsec%d");
-    const { fd, name } = opts.netns ? withNetns(opts.netns, create) : create();
+    const queues = opts.queues ?? 1;
+    if (!Number.isInteger(queues) || queues < 1 || queues > MAX_QUEUES) throw new RangeError(`queues must be 1-${MAX_QUEUES}, got ${queues}`);
+    const create = () => createTun(opts.name ?? "wipsec%d", queues);
+    const { fds: [fd, ...more], name } = opts.netns ? withNetns(opts.netns, create) : create();
     const tun = new Tun(dp, fd, name, opts.netns, opts.wakeup);
+    tun.moreQueues.push(...more);
     try {
       tun.configure(opts);
     } catch (e) {
@@ -100,6 +108,15 @@ export class Tun {
   }
 
   get handle(): TunHandle { return { fd: this.fd, name: this.name }; }
+
+  /** How many queues the device has (the descriptors of all belong to this Tun). */
+  get queues(): number { return 1 + this.moreQueues.length; }
+
+  /** What another thread needs to adopt queue i (0: this Tun's own descriptor). */
+  queueHandle(i: number): TunHandle {
+    if (!Number.isInteger(i) || i < 0 || i >= this.queues) throw new RangeError(`no TUN queue ${i} (${this.queues} queues)`);
+    return { fd: i === 0 ? this.fd : this.moreQueues[i - 1], name: this.name };
+  }
 
   /**
    * Read up to batch.capacity packets into the batch's slots (packet i at slotOffset(i), described with
@@ -172,7 +189,8 @@ export class Tun {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.owned) sys.close(this.fd); // a non-persistent TUN device disappears with its last descriptor
+    // A non-persistent TUN device disappears with its last descriptor.
+    if (this.owned) for (const fd of [this.fd, ...this.moreQueues]) sys.close(fd);
     this.poller.free();
     this.single.free();
     for (const r of this.readRings.values()) r.iovs.free();
@@ -231,26 +249,35 @@ export class Tun {
   }
 }
 
-function createTun(name: string): { fd: number; name: string } {
+/** The kernel's limit is far higher; more queues than worker threads is pointless. */
+const MAX_QUEUES = 64;
+
+function createTun(name: string, queues: number): { fds: number[]; name: string } {
   const nameBytes = Buffer.from(name);
   if (nameBytes.length >= C.IFNAMSIZ || nameBytes.length === 0) {
     throw new RangeError(`interface name ${JSON.stringify(name)} must be 1..${C.IFNAMSIZ - 1} bytes`);
   }
-  const fd = check("open(/dev/net/tun)", sys.open("/dev/net/tun", C.O_RDWR | C.O_NONBLOCK | C.O_CLOEXEC));
+  const fds: number[] = [];
   // struct ifreq: char ifr_name[IFNAMSIZ]; short ifr_flags; (40 bytes with the union's padding)
   const ifr = new Uint8Array(40);
   ifr.set(nameBytes);
-  new DataView(ifr.buffer).setUint16(C.IFNAMSIZ, C.IFF_TUN | C.IFF_NO_PI | C.IFF_VNET_HDR, true);
-  const ioctl = (what: string, r: number) => {
+  new DataView(ifr.buffer).setUint16(C.IFNAMSIZ, C.IFF_TUN | C.IFF_NO_PI | C.IFF_VNET_HDR | (queues > 1 ? C.IFF_MULTI_QUEUE : 0), true);
+  const ioctl = (fd: number, what: string, r: number) => {
     if (r >= 0) return;
     const e = errno();
-    sys.close(fd);
+    for (const f of fds) sys.close(f);
     throw new SysError(`ioctl(${what})`, e);
   };
-  ioctl("TUNSETIFF", sys.ioctl(fd, C.TUNSETIFF, "void *", ifr) as number);
+  // Every queue attaches by the name the first one got ("%d" resolved), with the same flags.
+  for (let q = 0; q < queues; q++) {
+    const fd = sys.open("/dev/net/tun", C.O_RDWR | C.O_NONBLOCK | C.O_CLOEXEC);
+    if (fd < 0) ioctl(fd, "open(/dev/net/tun)", fd);
+    fds.push(fd);
+    ioctl(fd, "TUNSETIFF", sys.ioctl(fd, C.TUNSETIFF, "void *", ifr) as number);
+  }
   // The kernel may now hand us TCP super-packets and packets whose checksum it left to us (no UDP
-  // segmentation: the data plane does not split UDP).
-  ioctl("TUNSETOFFLOAD", sys.ioctl(fd, C.TUNSETOFFLOAD, "unsigned long", C.TUN_F_CSUM | C.TUN_F_TSO4 | C.TUN_F_TSO6) as number);
+  // segmentation: the data plane does not split UDP). A device setting: one queue's descriptor does.
+  ioctl(fds[0], "TUNSETOFFLOAD", sys.ioctl(fds[0], C.TUNSETOFFLOAD, "unsigned long", C.TUN_F_CSUM | C.TUN_F_TSO4 | C.TUN_F_TSO6) as number);
   const end = ifr.indexOf(0);
-  return { fd, name: Buffer.from(ifr.subarray(0, end < 0 ? C.IFNAMSIZ : end)).toString() };
+  return { fds, name: Buffer.from(ifr.subarray(0, end < 0 ? C.IFNAMSIZ : end)).toString() };
 }

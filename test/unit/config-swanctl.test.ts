@@ -77,7 +77,7 @@ test("a minimal connection gets strongSwan's documented defaults", () => {
   const c = parseSwanctl(MINIMAL);
   assert.deepEqual(c.connections, [defaultConnection("gw", { children: [defaultChild("net")] })]);
   assert.deepEqual(c.secrets, []);
-  assert.deepEqual(c.wasmIpsec, { cryptoBackend: "wasm", workers: 1, maxSas: 1024, tun: { name: "wipsec%d" } });
+  assert.deepEqual(c.wasmIpsec, { cryptoBackend: "wasm", maxSas: 1024, tun: { name: "wipsec%d" } });
 });
 
 test("round trip: every documented default written out gives the same model as none at all", () => {
@@ -177,7 +177,6 @@ test("round trip: every documented default written out gives the same model as n
 }
 wasm-ipsec {
   crypto_backend = wasm
-  workers = 1
   max_sas = 1024
   keylog =
   tun {
@@ -555,7 +554,7 @@ test("the wasm-ipsec section: our own settings, validated the same way", () => {
   assert.deepEqual(w, { cryptoBackend: "auto", autoThreshold: 1024, workers: 4, maxSas: 4096, keylog: "/tmp/keys", tun: { name: "vpn0", mtu: 1400 } });
   assert.deepEqual(issues("wasm-ipsec {\n crypto_backend = openssl\n workers = 0\n max_sas = 1\n tun {\n  name = a-very-long-name0\n  mtu = 9\n  mut = 1\n }\n worker = 2\n}\n"), [
     "e.conf:2:2: wasm-ipsec.crypto_backend = openssl: expected one of wasm, node, noble, auto",
-    "e.conf:3:2: wasm-ipsec.workers = 0: expected 1-256 worker threads",
+    "e.conf:3:2: wasm-ipsec.workers = 0: expected 1-64 worker pairs",
     "e.conf:4:2: wasm-ipsec.max_sas = 1: expected 2-1048576 SAs",
     "e.conf:6:3: wasm-ipsec.tun.name = a-very-long-name0: expected an interface name of at most 15 bytes, without blanks or '/'",
     "e.conf:7:3: wasm-ipsec.tun.mtu = 9: expected an MTU of 68-65535 bytes",

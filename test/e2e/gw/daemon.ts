@@ -15,7 +15,11 @@ const MAIN_JS = fileURLToPath(new URL("../../../src/cli/main.js", import.meta.ur
 export interface DaemonStats {
   ike: { received: number; sent: number; retransmitted: number; dropped: Record<string, number> };
   workers: {
-    encap: { read: number; encapsulated: number; sent: number; policyDropped: number; dropped: number };
+    pairs: number; readByEncap: number[]; receivedByDecap: number[];
+    encap: {
+      read: number; encapsulated: number; sent: number; policyDropped: number; dropped: number;
+      acquires: number; trapResent: number; trapDropped: number;
+    };
     decap: {
       received: number; decapsulated: number; dropped: number; written: number;
       udp: { received: number; esp: number; ike: number; keepalives: number; truncated: number; runts: number };
