@@ -354,3 +354,41 @@ describe("two daemons negotiate an AH Child SA (ah_proposals = sha256) and carry
     }
   });
 });
+
+describe("two daemons over IPv6: an AH child between IPv6 gateways, IPv6 inside", () => {
+  // IPv6 outer and inner addresses (documentation ULAs); the rest as tunnelConf's.
+  const A6: Side = { ...A, outer: "fd00:12::1", inner: "fd00:a1::1", net: "fd00:a1::/64" };
+  const B6: Side = { ...B, outer: "fd00:12::2", inner: "fd00:b1::1", net: "fd00:b1::/64" };
+  let a: Netns, b: Netns;
+  let da: Daemon, db: Daemon;
+  before(async () => {
+    a = createNetns("aha6"); b = createNetns("ahb6");
+    connect({ ns: a, iface: "wan", addrs: [`${A6.outer}/64`] }, { ns: b, iface: "wan", addrs: [`${B6.outer}/64`] });
+    a.addLoopbackAddress(A6.inner);
+    b.addLoopbackAddress(B6.inner);
+    [da, db] = await Promise.all([Daemon.start(a, "a", ahDaemonConf(A6, B6)), Daemon.start(b, "b", ahDaemonConf(B6, A6))]);
+  });
+  after(async () => { await Promise.all([da?.stop(), db?.stop()]); });
+
+  test("b initiates: AH over IPv6 with the negotiated SPIs (the IPv6 header rebuilt on receive verifies); pings, 8 MiB TCP", async () => {
+    await ours(db).initiate();
+    await waitUntil("both daemons agree on the tunnel", 15_000, async () => ((await agreed(ours(da), ours(db))) ? true : undefined), 100)
+      .catch((e: Error) => { throw new Error(`${e.message}\n${da.logTail()}\n${db.logTail()}`); });
+    const ca = (await da.listSas())[0].children[0];
+    assert.equal(ca.protocol, "AH");
+    const cap = await Capture.start(a, "wan", { filter: "ip6 proto 51 or udp port 4500", dir: makeRunDir("ah6-daemon-cap") });
+    await ping(a, A6.inner, B6.inner, 5);
+    await ping(b, B6.inner, A6.inner, 5);
+    const path = await cap.stop();
+    const wire = await decode(path, { fields: ["ipv6.src", "ah.spi", "ah.next_header", "icmpv6.type", "_ws.malformed"] });
+    assert.ok(wire.every((p) => p["_ws.malformed"] === undefined), "nothing malformed");
+    assert.ok(wire.every((p) => p["ah.next_header"]?.[0] === "41" && p["icmpv6.type"]), "tunnel mode: IPv6 in IPv6, the ICMPv6 inside dissected");
+    assert.deepEqual(new Set(wire.map((p) => Number(p["ah.spi"]?.[0]))), new Set([parseInt(ca.spiOut, 16), parseInt(ca.spiIn, 16)]));
+    assert.equal(wire.length, 20);
+    await transfer({ from: a, src: A6.inner, to: b, dst: B6.inner, port: 5012, bytes: 8 << 20 });
+    for (const d of [da, db]) {
+      const s = await d.stats() as DaemonStats & { workers: { ah?: AhDecapStats } };
+      assert.deepEqual(s.workers.ah?.drops, {}, `${d.label}: AH worker drops`);
+    }
+  });
+});
