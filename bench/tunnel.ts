@@ -4,10 +4,13 @@
 //   host A ─lan─ gateway A ═ IKEv2 PSK, ESP-in-UDP aes128gcm16 ═ gateway B ─lan─ host B
 //   (test/e2e/gateway-topology.ts; both use the demo's connection: src/demo/config.ts)
 //
-// iperf3 from host A to host B through the tunnel measures
-//   TCP   one stream, Mbit/s received;
-//   UDP   the highest rate of small datagrams (-l 64: 64-byte payloads, 92-byte IPv4 packets) forwarded
-//         with < 0.1 % loss: an unthrottled step, then a bisection between what passed and what did not;
+// From host A to host B through the tunnel:
+//   TCP   iperf3, one stream, Mbit/s received;
+//   UDP   the highest rate of small datagrams (64-byte payloads, 92-byte IPv4 packets) forwarded with < 0.1 %
+//         loss: an unthrottled step, then a bisection between what passed and what did not. Generator and
+//         sink are bench/lib/udp-flood.ts (paced sendmmsg() batches with sequence numbers, recvmmsg() sink
+//         counting them), not iperf3 -u, whose one syscall per datagram made the tools the ceiling;
+//         --flows N sends from N source ports (default 1), the same for every implementation and the veth;
 // plus, once, the same between the two gateway namespaces over the bare veth (kernel only: what the tools
 // and the machine can do at all). While each runs, the gateways' threads are sampled from /proc (CPU %, time
 // spent waiting for a CPU, and syscr/syscw, which count read()/write()-family calls: the TUN device's), at
@@ -15,9 +18,10 @@
 // counters give packets per batch and syscalls per packet. Results: bench/results/tunnel.json.
 //
 // Options: --seconds (TCP, 5) --step (seconds per UDP step, 3) --steps (6) --length (UDP payload, 64)
-// --rounds (3: the order alternates, medians are reported; the machine is shared) --backend (wasm) --no-perf.
+// --flows (UDP source ports, 1) --rounds (3: the order alternates, medians are reported; the machine is
+// shared) --backend (wasm) --no-perf.
 //
-// Everything shares the machine's cores with iperf3 and the kernel (and whoever else runs: load averages
+// Everything shares the machine's cores with the traffic tools and the kernel (and whoever else runs: load averages
 // are recorded), so compare the two implementations within a run, never against other runs' figures.
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -34,14 +38,17 @@ import { BACKEND_NAMES, type BackendName } from "../src/crypto/backend.js";
 import { Charon, cleanup, installProcessHooks, makeRunDir, pskTunnel, waitUntil, type Netns } from "../test/e2e/harness/index.js";
 import { createTopology, NET, requireRoot, type Topology } from "../test/e2e/gateway-topology.js";
 import { RESULTS_DIR } from "./lib/suite.js";
+import type { SendResult, SinkResult } from "./lib/udp-flood.js";
 
 const MAIN_JS = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+const FLOOD_JS = fileURLToPath(new URL("./lib/udp-flood.js", import.meta.url));
+const GENERATOR = "bench/lib/udp-flood.ts: paced sendmmsg() batches of sequence-numbered datagrams, recvmmsg() sink";
+const UDP_PORT = 5202;
 const LOSS_LIMIT = 0.1; // percent
 
 // ------------------------------------------------------------------------------------------ iperf3
 
 interface IperfTcp { end: { sum_received: { bits_per_second: number }; sum_sent: { retransmits?: number } } }
-interface IperfUdp { end: { sum_sent: { packets: number; seconds: number }; sum_received: { packets: number; lost_packets: number; seconds: number } } }
 
 async function iperf<T>(client: Netns, server: Netns, address: string, dir: string, args: string[]): Promise<T> {
   const log = join(dir, `iperf3-server-${Date.now()}.log`);
@@ -56,7 +63,10 @@ async function iperf<T>(client: Netns, server: Netns, address: string, dir: stri
   }
 }
 
-interface UdpStep { targetPps: number | "max"; offeredPps: number; receivedPps: number; lossPct: number; carriedPps?: number }
+/** lossPct: datagrams sent but not received; reordered, duplicates: as the sink counted them. */
+interface UdpStep {
+  targetPps: number | "max"; offeredPps: number; receivedPps: number; lossPct: number; reordered: number; duplicates: number; carriedPps?: number;
+}
 
 // ------------------------------------------------------------------------------------------ sampling
 
@@ -127,6 +137,19 @@ function parsePerf(file: string): Map<number, Record<string, number>> {
     out.set(Number(m[1]), rec);
   }
   return out;
+}
+
+/** The whole machine's CPU time by kind, in % of all CPUs (/proc/stat): whether the cores are saturated. */
+interface MachineCpu { user: number; system: number; softirq: number; idle: number; steal: number }
+
+function cpuTicks(): number[] {
+  return readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number); // user nice system idle iowait irq softirq steal
+}
+
+function machineCpu(a: number[], b: number[]): MachineCpu {
+  const d = b.map((x, i) => x - a[i]), total = d.slice(0, 8).reduce((n, x) => n + x, 0) || 1;
+  const pct = (x: number) => x / total * 100;
+  return { user: pct(d[0] + d[1]), system: pct(d[2] + d[5]), softirq: pct(d[6]), idle: pct(d[3] + d[4]), steal: pct(d[7]) };
 }
 
 /** Kernel drop counters of a gateway namespace: UDP receive-buffer overflows, packets the TUN devices dropped. */
@@ -205,14 +228,14 @@ async function startStrongswan(topo: Topology): Promise<Gateways> {
 
 // ------------------------------------------------------------------------------------------ measuring
 
-interface Options { seconds: number; step: number; steps: number; length: number; rounds: number; perf: boolean }
+interface Options { seconds: number; step: number; steps: number; length: number; flows: number; rounds: number; perf: boolean }
 
 /** Our daemons' worker counters (gateway A, B) before and after a step. */
 interface Counters { before: GatewayStats[]; after: GatewayStats[] }
 
 interface Measurement {
   tcp: { mbits: number; retransmits?: number; threads: Record<string, ThreadUse[]>; drops: Record<string, Drops>; offload?: Offload };
-  udp: { losslessPps: number; steps: UdpStep[]; peak: { threads: Record<string, ThreadUse[]>; drops: Record<string, Drops>; counters?: Counters } };
+  udp: { losslessPps: number; steps: UdpStep[]; peak: { threads: Record<string, ThreadUse[]>; drops: Record<string, Drops>; counters?: Counters; cpu: MachineCpu } };
 }
 
 function dropDelta(a: Drops, b: Drops) {
@@ -224,25 +247,42 @@ async function observed<T>(topo: Topology, gws: Gateways | undefined, dir: strin
   const nss = { A: topo.gwA, B: topo.gwB };
   const d0 = { A: kernelDrops(nss.A), B: kernelDrops(nss.B) };
   const c0 = await gws?.counters?.();
+  const t0 = cpuTicks();
   const { result, use } = await sampled(topo.gwA, gws ? gws.pids : [], dir, perf && gws !== undefined, during);
+  const cpu = machineCpu(t0, cpuTicks());
   const c1 = await gws?.counters?.();
   const drops = { A: dropDelta(d0.A, kernelDrops(nss.A)), B: dropDelta(d0.B, kernelDrops(nss.B)) };
   const threadsBy: Record<string, ThreadUse[]> = gws ? { A: use.get(gws.pids[0]) ?? [], B: use.get(gws.pids[1]) ?? [] } : {};
-  return { result, threads: threadsBy, drops, counters: c0 && c1 ? { before: c0, after: c1 } : undefined };
+  return { result, threads: threadsBy, drops, cpu, counters: c0 && c1 ? { before: c0, after: c1 } : undefined };
 }
+
+const lastJson = <T>(text: string): T => JSON.parse(text.trim().split("\n").pop() ?? "") as T;
 
 async function udpStep(client: Netns, server: Netns, address: string, dir: string, o: Options, pps: number | "max",
   gws?: Gateways): Promise<UdpStep> {
-  const before = await gws?.decapsulated();
-  const r = await iperf<IperfUdp>(client, server, address, dir,
-    // -w 4M: with the default 208 KiB (~270 small datagrams) a receiver descheduled for a few ms on this shared
-    // machine overflows its socket buffer, which would count as the tunnel's loss.
-    ["-u", "-w", "4M", "-l", String(o.length), "-b", pps === "max" ? "0" : String(Math.round(pps * o.length * 8)), "-t", String(o.step)]);
-  const after = await gws?.decapsulated();
-  const sent = r.end.sum_sent, got = r.end.sum_received;
+  const run = String(randomBytes(4).readUInt32BE()), log = join(dir, `udp-sink-${Date.now()}.log`);
+  const common = ["--port", String(UDP_PORT), "--run", run, "--flows", String(o.flows)];
+  const sink = server.spawn([process.execPath, FLOOD_JS, "sink", "--bind", address, ...common], { logFile: log });
+  let sent: SendResult, before: number | undefined, after: number | undefined;
+  try {
+    await waitUntil("UDP sink", 10_000, () => {
+      if (!sink.isRunning()) throw new Error(`UDP sink exited:\n${readFileSync(log, "utf8")}`);
+      return existsSync(log) && readFileSync(log, "utf8").includes("ready") ? true : undefined;
+    }, 20);
+    before = await gws?.decapsulated();
+    const r = await client.execAsync([process.execPath, FLOOD_JS, "send", "--to", address, ...common, "--length", String(o.length),
+      "--pps", pps === "max" ? "0" : String(Math.round(pps)), "--seconds", String(o.step)], { timeoutMs: 60_000 + o.step * 1000, check: false });
+    if (r.code !== 0) throw new Error(`UDP generator: ${r.stdout.slice(-400)} ${r.stderr}`);
+    sent = lastJson<SendResult>(r.stdout);
+    await new Promise((res) => setTimeout(res, 300)); // what is still queued on the way arrives
+    after = await gws?.decapsulated();
+  } finally {
+    await sink.stop("SIGTERM", 5000);
+  }
+  const got = lastJson<SinkResult>(readFileSync(log, "utf8"));
   return {
-    targetPps: pps === "max" ? "max" : Math.round(pps), offeredPps: sent.packets / sent.seconds,
-    receivedPps: (got.packets - got.lost_packets) / got.seconds, lossPct: got.packets ? got.lost_packets / got.packets * 100 : 100,
+    targetPps: pps === "max" ? "max" : Math.round(pps), offeredPps: sent.sent / sent.seconds, receivedPps: got.received / sent.seconds,
+    lossPct: sent.sent ? Math.max(0, sent.sent - got.received) / sent.sent * 100 : 100, reordered: got.reordered, duplicates: got.duplicates,
     carriedPps: before === undefined || after === undefined ? undefined : (after - before) / sent.seconds,
   };
 }
@@ -270,7 +310,7 @@ async function measure(topo: Topology, client: Netns, server: Netns, address: st
       mbits: tcp.result.end.sum_received.bits_per_second / 1e6, retransmits: tcp.result.end.sum_sent.retransmits, threads: tcp.threads,
       drops: tcp.drops, offload: tcp.counters && offload(tcp.counters),
     },
-    udp: { losslessPps: lo, steps, peak: { threads: peak.threads, drops: peak.drops, counters: peak.counters } },
+    udp: { losslessPps: lo, steps, peak: { threads: peak.threads, drops: peak.drops, counters: peak.counters, cpu: peak.cpu } },
   };
 }
 
@@ -337,7 +377,7 @@ function report(name: string, m: Measurement): void {
     `UDP ${k(m.udp.losslessPps)} pps with < ${LOSS_LIMIT} % loss`);
   for (const s of m.udp.steps) {
     console.log(`    UDP ${s.targetPps === "max" ? "unthrottled" : `at ${k(s.targetPps)} pps`}: offered ${k(s.offeredPps)}, received ${k(s.receivedPps)} pps, ` +
-      `loss ${s.lossPct.toFixed(2)} %${s.carriedPps !== undefined ? `, decapsulated by gateway B ${k(s.carriedPps)} pps` : ""}`);
+      `loss ${s.lossPct.toFixed(2)} %${s.reordered ? `, ${s.reordered} reordered` : ""}${s.duplicates ? `, ${s.duplicates} duplicates` : ""}${s.carriedPps !== undefined ? `, decapsulated by gateway B ${k(s.carriedPps)} pps` : ""}`);
   }
   const d = (x: Record<string, Drops>) => Object.entries(x).map(([gw, v]) => `${gw}: UDP rcvbuf ${v.udpRcvbuf}, TUN tx ${v.tunTx} rx ${v.tunRx}`).join("; ");
   console.log(`    kernel drops during TCP: ${d(m.tcp.drops)}; during unthrottled UDP: ${d(m.udp.peak.drops)}`);
@@ -348,6 +388,9 @@ function report(name: string, m: Measurement): void {
   }
   printThreads("TCP:", m.tcp.threads);
   printThreads("UDP unthrottled:", m.udp.peak.threads);
+  const c = m.udp.peak.cpu;
+  console.log(`    machine CPU during unthrottled UDP: user ${c.user.toFixed(0)} %, system ${c.system.toFixed(0)} %, softirq ${c.softirq.toFixed(0)} %, ` +
+    `idle ${c.idle.toFixed(0)} %, steal ${c.steal.toFixed(0)} % (of all CPUs)`);
 }
 
 // ------------------------------------------------------------------------------------------ main
@@ -356,7 +399,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       seconds: { type: "string", default: "5" }, step: { type: "string", default: "3" }, steps: { type: "string", default: "6" },
-      length: { type: "string", default: "64" }, backend: { type: "string", default: "wasm" }, "no-perf": { type: "boolean", default: false },
+      length: { type: "string", default: "64" }, flows: { type: "string", default: "1" }, backend: { type: "string", default: "wasm" }, "no-perf": { type: "boolean", default: false },
       rounds: { type: "string", default: "3" },
     },
   });
@@ -367,7 +410,7 @@ async function main(): Promise<void> {
   };
   const o: Options = {
     seconds: num("seconds", values.seconds, 1, 600), step: num("step", values.step, 1, 60), steps: num("steps", values.steps, 1, 20),
-    length: num("length", values.length, 16, 1400), rounds: num("rounds", values.rounds, 1, 20), perf: PERF && !values["no-perf"],
+    length: num("length", values.length, 20, 1400), flows: num("flows", values.flows, 1, 64), rounds: num("rounds", values.rounds, 1, 20), perf: PERF && !values["no-perf"],
   };
   const backend = values.backend as BackendName;
   if (!BACKEND_NAMES.includes(backend)) throw new Error(`--backend must be one of ${BACKEND_NAMES.join(", ")}`);
@@ -377,7 +420,8 @@ async function main(): Promise<void> {
   }
   installProcessHooks();
   const load0 = loadavg();
-  console.log(`tunnel bench: TCP ${o.seconds} s; UDP ${o.length}-byte payloads, ${o.steps} steps of ${o.step} s, loss limit ${LOSS_LIMIT} %; ` +
+  console.log(`tunnel bench: TCP ${o.seconds} s (iperf3); UDP ${o.length}-byte payloads, ${o.flows} flow(s), ${o.steps} steps of ${o.step} s, ` +
+    `loss limit ${LOSS_LIMIT} % (${GENERATOR}); ` +
     `crypto backend ${backend}; load average ${load0.map((x) => x.toFixed(1)).join(" ")} on ${availableParallelism()} CPUs` +
     (o.perf ? "; perf counts syscalls" : ""));
   const dir = makeRunDir("bench-tunnel");
@@ -441,7 +485,7 @@ async function main(): Promise<void> {
   const file = join(RESULTS_DIR, "tunnel.json");
   writeFileSync(file, JSON.stringify({
     date: new Date().toISOString(), machine: { cpus: availableParallelism(), kernel: release(), node: process.version, loadBefore: load0, loadAfter: load1 },
-    options: { ...o, backend, lossLimitPct: LOSS_LIMIT }, summary, ratios, ourProfile: profile, runs: results,
+    options: { ...o, backend, lossLimitPct: LOSS_LIMIT }, tools: { tcp: "iperf3", udp: GENERATOR }, summary, ratios, ourProfile: profile, runs: results,
   }, null, 1) + "\n");
   console.log(`results: ${file}`);
 }
