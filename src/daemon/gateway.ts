@@ -71,6 +71,9 @@ function credentials(cfg: SwanctlConfig): { privateKeys: SwanctlConfig["privateK
 /** How long the workers keep a TRAP policy's packets (DataPlaneWorkers' default trapTimeoutMs). */
 const TRAP_TIMEOUT_MS = 30_000;
 
+/** Packets per worker batch (DataPlaneWorkers' default). */
+const BATCH = 64;
+
 /** One data-plane thread per core: half the cores in encap/decap pairs, at least one pair. */
 function defaultPairs(): number { return Math.max(1, Math.floor(availableParallelism() / 2)); }
 
@@ -182,6 +185,17 @@ export class Gateway {
     const s = this.cfg.wasmIpsec, log = this.o.log;
     this.mtu = s.tun.mtu ?? this.wantedMtu();
     const pairs = s.workers ?? defaultPairs();
+    // Encap workers take an SA's sequence numbers a batch at a time and send in parallel, so the peer may see
+    // them reordered by up to a batch per extra worker: more than a small replay window accepts.
+    const reorder = (pairs - 1) * BATCH;
+    for (const c of this.cfg.connections) {
+      for (const ch of c.children) {
+        if (pairs > 1 && ch.replayWindow > 0 && ch.replayWindow < reorder + BATCH) {
+          log.log("cfg", 0, `warning: ${c.name}/${ch.name}: with ${pairs} worker pairs one SA's packets can arrive reordered by up to `
+            + `${reorder}; replay_window = ${ch.replayWindow} (on both ends) will drop some as replayed: use ${reorder + BATCH} or more`);
+        }
+      }
+    }
     this.tun = Tun.open(this.dp, { name: s.tun.name, mtu: this.mtu, queues: pairs });
     this.routing = PolicyRouting.open(this.routingSettings, this.tun.name, (m) => log.log("cfg", 0, m));
     const mark = this.routingSettings.fwmark;

@@ -196,9 +196,11 @@ describe("local_addrs = %any (strongSwan's default): IKE on every address, the r
 describe("workers = 2: two encap/decap pairs, a two-queue TUN device and two SO_REUSEPORT sockets", () => {
   let da: Daemon, db: Daemon;
   before(async () => {
+    // Two encap workers reorder one SA's packets by up to a batch (64): the replay windows must cover that.
     const two = (c: ConfSection) => mergeConf(c, { "wasm-ipsec": { workers: "2" } });
     [da, db] = await Promise.all([
-      Daemon.start(a, "a", two(tunnelConf(A, B, { child: { start_action: "trap" } }))), Daemon.start(b, "b", two(tunnelConf(B, A))),
+      Daemon.start(a, "a", two(tunnelConf(A, B, { child: { start_action: "trap", replay_window: "256" } }))),
+      Daemon.start(b, "b", two(tunnelConf(B, A, { child: { replay_window: "256" } }))),
     ]);
   });
   after(async () => { await Promise.all([da?.stop(), db?.stop()]); });
