@@ -26,7 +26,7 @@ import type { SwanctlConfig } from "../config/swanctl.js";
 import type { BackendName } from "../crypto/backend.js";
 import type { Command, IkeStatus, ConnStatus, ChildStatus } from "../control/protocol.js";
 import { trapPolicies, protectPolicies, ikeAddresses, type TrapRef } from "./policies.js";
-import { DEFAULT_ROUTING, PolicyRouting, exemptRouteGet, hostAddresses, plannedRoutes, type RoutingSettings } from "./routing.js";
+import { DEFAULT_ROUTING, PolicyRouting, exemptRouteGet, sourceCandidates, plannedRoutes, type RoutingSettings } from "./routing.js";
 import { sourceAddress } from "./route.js";
 import { icvOf, innerMtu, pathMtu, tunMtu, IPV6_MIN_MTU, DEFAULT_PATH_MTU, type MtuPeer, type SaShape } from "./mtu.js";
 
@@ -283,7 +283,7 @@ export class Gateway {
     this.trapList = trap.policies;
     const all = [...protectPolicies(this.engine, removing), ...this.trapList];
     this.dp.spd.set(all);
-    this.routing?.sync(plannedRoutes(all, hostAddresses()));
+    this.routing?.sync(plannedRoutes(all, sourceCandidates()));
   }
 
   /** The TUN MTU the peers call for: those of installed Child SAs, else every configured peer with the

@@ -2,8 +2,8 @@
 // peer. With it right, the kernel itself answers oversized DF packets with ICMP "fragmentation needed" /
 // ICMPv6 "packet too big" and fragments the others before they reach the data plane, so nothing is lost
 // silently (strongSwan's kernel-libipsec instead fixes 1400 and leaves the rest to the outer fragmentation).
-import { execFileSync } from "node:child_process";
 import { isIPv6 } from "node:net";
+import { ip, routeTo, type IpExec } from "./route.js";
 import { ENCR_AES_GCM_8, ENCR_AES_GCM_12, ENCR_AES_GCM_16 } from "../ike/crypto/encr.js";
 import { HEADROOM, TAILROOM } from "../dataplane/batch.js";
 
@@ -59,17 +59,10 @@ export function innerMtu(pathMtu: number, outer: 4 | 6, sa: SaShape): number {
   return Math.max(0, pathMtu - IP_HEADER[outer] - ah);
 }
 
-interface RouteJson { dev?: string; mtu?: number; metrics?: { mtu?: number }[] }
-
 /** The path MTU toward `peer` as the kernel's routing sees it: the route's (or a cached PMTU exception's)
  *  mtu, else the egress device's. Undefined when there is no route. */
-export function pathMtu(peer: string, exec: (args: string[]) => string = ip): number | undefined {
-  let route: RouteJson | undefined;
-  try {
-    [route] = JSON.parse(exec(["-j", ...(isIPv6(peer) ? ["-6"] : []), "route", "get", peer])) as RouteJson[];
-  } catch {
-    return undefined;
-  }
+export function pathMtu(peer: string, exec: IpExec = ip): number | undefined {
+  const route = routeTo(peer, exec);
   const fromRoute = route?.mtu ?? route?.metrics?.find((m) => m.mtu !== undefined)?.mtu;
   if (fromRoute !== undefined) return fromRoute;
   if (!route?.dev) return undefined;
@@ -79,10 +72,6 @@ export function pathMtu(peer: string, exec: (args: string[]) => string = ip): nu
   } catch {
     return undefined;
   }
-}
-
-function ip(args: string[]): string {
-  return execFileSync("ip", args, { stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
 }
 
 export interface MtuPeer { address: string; sa: SaShape }

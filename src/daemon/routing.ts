@@ -17,10 +17,11 @@
 // Strict reverse-path filtering (rp_filter = 1) on the WAN interface drops the peer's packets when a remote
 // selector covers the peer (the reverse route points into the TUN): use loose mode (2) there, as wg-quick does.
 import { execFileSync } from "node:child_process";
-import { networkInterfaces } from "node:os";
+import { hostAddresses } from "../io/host.js";
 import { parseAddress } from "../dataplane/selectors.js";
 import type { TrafficSelector } from "../dataplane/selectors.js";
 import { rangeToPrefixes } from "./policies.js";
+import { ip, type IpExec } from "./route.js";
 
 export interface RoutingSettings {
   /** Our routing table (1..2^32-1 except the kernel's 253-255). */
@@ -61,12 +62,12 @@ const inside = (inner: Range, outer: Range) => inner.version === outer.version &
 
 /**
  * The routes our table should hold for a set of policies (PROTECT and TRAP: local = source selector, remote =
- * destination). `hostAddresses` are ours, candidates for a route's source: the one in the narrowest local
+ * destination). `ours` are our addresses, candidates for a route's source: the one in the narrowest local
  * selector of the policies behind the route (none if no local selector holds one of ours).
  */
 export function plannedRoutes(policies: readonly { local: TrafficSelector; remote: TrafficSelector }[],
-                              hostAddresses: readonly string[]): Route[] {
-  const hosts = hostAddresses.map((a) => ({ a, r: prefixRange(`${a}/${a.includes(":") ? 128 : 32}`) }));
+                              ours: readonly string[]): Route[] {
+  const hosts = ours.map((a) => ({ a, r: prefixRange(`${a}/${a.includes(":") ? 128 : 32}`) }));
   const routes = new Map<string, { range: Range; src?: string; width?: bigint }>();
   const locals = new Set<string>();
   for (const p of policies) {
@@ -109,19 +110,14 @@ export function routeArgs(op: "replace" | "del", r: Route, dev: string, table: n
 
 /** Our addresses, route source candidates: every interface's (the inner ones often sit on lo), but not
  *  loopback's own nor IPv6 link-local ones (a route source needs no scope). */
-export function hostAddresses(): string[] {
-  return Object.values(networkInterfaces()).flatMap((l) => l ?? [])
-    .filter((a) => !a.address.startsWith("127.") && a.address !== "::1" && !(a.family === "IPv6" && a.scopeid))
-    .map((a) => a.address);
+export function sourceCandidates(): string[] {
+  return hostAddresses().map((a) => a.address).filter((a) => !a.startsWith("127.") && a !== "::1");
 }
 
 /** `ip` with `route get` as our own sockets' packets see it (marked: past our table), for the helpers that take
  *  an exec (route.ts sourceAddress, mtu.ts pathMtu): the peer's address is not reached through the TUN. */
-export function exemptRouteGet(fwmark: number): (args: string[]) => string {
-  return (args) => {
-    const get = args.includes("route") && args.includes("get");
-    return execFileSync("ip", get ? [...args, "mark", String(fwmark)] : args, { stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
-  };
+export function exemptRouteGet(fwmark: number): IpExec {
+  return (args) => ip(args.includes("route") && args.includes("get") ? [...args, "mark", String(fwmark)] : args);
 }
 
 const key = (r: Route) => `${r.prefix} ${r.throw ? "throw" : `src ${r.src ?? ""}`}`;

@@ -72,11 +72,8 @@ function encapLoop(): EncapStats {
     byPolicy(dp, b);
     b.encap();
     // ESP and the other statuses come first, AH outputs last (PacketBatch.ahStart).
-    const n = b.count;
-    b.count = b.ahStart;
-    s.sent += udp.sendBatch(b, "sa");
-    b.count = n;
-    if (raw && b.ahStart < n) s.ahSent += raw.sendBatch(b, b.ahStart); // without raw sockets: encapsulated, unsent
+    s.sent += udp.sendBatch(b, "sa", b.ahStart);
+    if (raw && b.ahStart < b.count) s.ahSent += raw.sendBatch(b, b.ahStart); // without raw sockets: encapsulated, unsent
     for (let i = 0; i < b.count; i++) {
       const st = b.status(i);
       if (st === L.ST_OK) { s.encapsulated++; if (resent) s.trapResent++; }

@@ -4,7 +4,7 @@
 // dropped, or handed to a hook (the batched ESP path is udp.ts, not this). Keepalives go out from here too.
 import { createSocket, type Socket } from "node:dgram";
 import { isIPv6 } from "node:net";
-import { networkInterfaces } from "node:os";
+import { hostAddresses } from "./host.js";
 import type { Transport } from "../ike/engine.js";
 import type { Endpoint } from "../ike/nat.js";
 import { addNonEspMarker, classifyPort4500, stripNonEspMarker } from "../ike/wire/index.js";
@@ -175,11 +175,6 @@ export class IkeSocket implements Transport {
 
 function boundTo(s: Socket): boolean {
   try { s.address(); return true; } catch { return false; }
-}
-
-function hostAddresses(): { address: string; family: string }[] {
-  return Object.values(networkInterfaces()).flatMap((l) => l ?? [])
-    .filter((a) => !(a.family === "IPv6" && a.scopeid !== undefined && a.scopeid !== 0));
 }
 
 function expandWildcard(address: string): string[] {

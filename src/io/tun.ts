@@ -135,10 +135,11 @@ export class Tun {
       if (reader.pending) { i += reader.resume(i); continue; }
       const n = sys.readv(this.fd, addrs[i], 2) as number;
       if (n > this.vnetHdrLen) { i += reader.accept(i, n - this.vnetHdrLen); continue; }
+      if (n > 0) { st.malformed++; continue; } // shorter than its header: not from this kernel
       if (n < 0) {
         const e = errno();
         if (e !== E.EAGAIN && e !== E.EINTR) throw new SysError(`readv(${this.name})`, e);
-      } else { st.malformed++; continue; } // shorter than its header: not from this kernel
+      } // 0 (nothing, like EAGAIN): never spin on it
       if (i > 0 || waited || timeoutMs === 0) break;
       waited = true;
       const w = this.poller.wait(timeoutMs);

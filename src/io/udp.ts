@@ -234,9 +234,11 @@ export class UdpSocket {
   /**
    * Send the packets of a processed batch whose status is OK (the others are dropped) with as few
    * sendmmsg() calls as the send ring allows; consecutive packets to one peer of one size (the last of a
-   * run may be shorter) share a message with UDP GSO. Returns the number of datagrams the kernel accepted.
+   * run may be shorter) share a message with UDP GSO. Only packets before `end` (default all; after a mixed
+   * encap, PacketBatch.ahStart: the AH outputs behind it go to the raw socket). Returns the number of
+   * datagrams the kernel accepted.
    */
-  sendBatch(batch: PacketBatch, to: Destination = "sa"): number {
+  sendBatch(batch: PacketBatch, to: Destination = "sa", end = batch.count): number {
     const ok = this.dp.L.ST_OK;
     const ring = this.tx;
     this.dp.views.refresh();
@@ -244,7 +246,7 @@ export class UdpSocket {
     let m = 0, k = 0;           // entries and iovecs used
     let size = 0, bytes = 0;    // the open entry's datagram size and total
     let open = false;           // whether entry m-1 may take another datagram
-    for (let i = 0; i < batch.count; i++) {
+    for (let i = 0; i < end; i++) {
       if (batch.status(i) !== ok) continue;
       const len = batch.outLength(i);
       const nameLen = this.encodeDestination(ring.block.u8, ring.nameOff(m), batch, i, to);
