@@ -12,9 +12,9 @@
 // counted as a send error); the TUN MTU must leave room for AH's overhead.
 import type { DataPlane } from "../dataplane/dataplane.js";
 import type { PacketBatch } from "../dataplane/batch.js";
-import { sys, C, E, check, errno, SysError, NativeBlock, memoryAddress, LAYOUT } from "./libc.js";
+import { sys, C, E, check, errno, SysError, memoryAddress, LAYOUT } from "./libc.js";
 import { encodeSockaddr, type IpVersion } from "./sockaddr.js";
-import type { Wakeup } from "./wakeup.js";
+import { Poller, Wait, type Wakeup } from "./wakeup.js";
 import { MmsgRing as Ring } from "./mmsg.js";
 
 export interface RawAhOptions {
@@ -77,9 +77,7 @@ export class RawAh {
   private readonly memBase: number;
   private readonly v4?: Family;
   private readonly v6?: Family;
-  private readonly polls: NativeBlock;
-  private readonly nfds: number;
-  private readonly wakeAt: number; // pollfd index of the Wakeup, -1 without one
+  private readonly poller: Poller;
   private v6First = false;
   private closed = false;
 
@@ -90,12 +88,7 @@ export class RawAh {
     this.memBase = memoryAddress(dp.memory);
     if (fd4 >= 0) this.v4 = new Family(4, fd4, ring);
     if (fd6 >= 0) this.v6 = new Family(6, fd6, ring);
-    const fds = [fd4, fd6].filter((fd) => fd >= 0);
-    if (opts.wakeup) fds.push(opts.wakeup.fd);
-    this.wakeAt = opts.wakeup ? fds.length - 1 : -1;
-    this.nfds = fds.length;
-    this.polls = new NativeBlock(fds.length * LAYOUT.POLLFD_SIZE); // ≥ 1: open() and adopt() take a socket
-    fds.forEach((fd, k) => { this.polls.u32[2 * k] = fd; this.polls.u16[4 * k + 2] = C.POLLIN; });
+    this.poller = new Poller([fd4, fd6].filter((fd) => fd >= 0), C.POLLIN, opts.wakeup);
   }
 
   /** Open the raw sockets (root or CAP_NET_RAW). */
@@ -135,10 +128,9 @@ export class RawAh {
     this.woken = false;
     let n = this.receive(batch);
     if (n === 0 && timeoutMs !== 0) {
-      const r = sys.poll(this.polls.ptr, this.nfds, timeoutMs) as number;
-      if (r < 0 && errno() !== E.EINTR) throw new SysError("poll", errno());
-      if (this.wakeAt >= 0 && this.polls.u16[4 * this.wakeAt + 3] !== 0) { this.woken = true; return 0; }
-      if (r > 0) n = this.receive(batch);
+      const w = this.poller.wait(timeoutMs);
+      if (w === Wait.Woken) { this.woken = true; return 0; }
+      if (w === Wait.Ready) n = this.receive(batch);
     }
     return n;
   }
@@ -175,7 +167,7 @@ export class RawAh {
       f.tx.block.free();
       for (const r of f.rx.values()) r.block.free();
     }
-    this.polls.free();
+    this.poller.free();
   }
 
   // Both sockets, without waiting: the first fills slots 0..k-1, the second from k on.

@@ -46,16 +46,19 @@ export class Wakeup {
 
 export enum Wait { Timeout = 0, Ready = 1, Woken = 2 }
 
-/** poll() on one descriptor plus an optional Wakeup, with its pollfd array allocated once. */
+/** poll() on one or more descriptors plus an optional Wakeup (last), with its pollfd array allocated once. */
 export class Poller {
-  private readonly block = new NativeBlock(2 * LAYOUT.POLLFD_SIZE);
+  private readonly block: NativeBlock;
   private readonly nfds: number;
+  private readonly hasWakeup: boolean;
 
-  constructor(fd: number, events: number, wakeup?: Wakeup) {
+  constructor(fds: number | number[], events: number, wakeup?: Wakeup) {
+    const all = [...(Array.isArray(fds) ? fds : [fds]), ...(wakeup ? [wakeup.fd] : [])];
+    this.block = new NativeBlock(all.length * LAYOUT.POLLFD_SIZE);
     const { u32, u16 } = this.block;
-    u32[0] = fd; u16[2] = events;
-    if (wakeup) { u32[2] = wakeup.fd; u16[6] = C.POLLIN; }
-    this.nfds = wakeup ? 2 : 1;
+    all.forEach((fd, k) => { u32[2 * k] = fd; u16[4 * k + 2] = wakeup && k === all.length - 1 ? C.POLLIN : events; });
+    this.nfds = all.length;
+    this.hasWakeup = wakeup !== undefined;
   }
 
   /** Wait up to timeoutMs (-1: forever). A signal interrupting poll() counts as a timeout. */
@@ -65,8 +68,7 @@ export class Poller {
       if (errno() === E.EINTR) return Wait.Timeout;
       throw new SysError("poll", errno());
     }
-    const u16 = this.block.u16;
-    if (this.nfds === 2 && u16[7] !== 0) return Wait.Woken;
+    if (this.hasWakeup && this.block.u16[4 * (this.nfds - 1) + 3] !== 0) return Wait.Woken;
     return n > 0 ? Wait.Ready : Wait.Timeout;
   }
 
