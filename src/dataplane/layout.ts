@@ -37,7 +37,9 @@ export function readLayout(exports: RawExports): Layout {
     if (v !== i) throw new Error(`layout mismatch: DROP_${DROP_REASONS[i].toUpperCase()} is ${v}, expected ${i}`);
   }
   if (out.NDROP !== DROP_REASONS.length) throw new Error("layout mismatch: NDROP");
-  return out as Layout;
+  // An object given ~100 properties by computed key is left in dictionary mode, making every L.X in the
+  // packet loops a hash lookup; JSON.parse builds it with fast properties.
+  return JSON.parse(JSON.stringify(out)) as Layout;
 }
 
 /** Encode a traffic selector in the 40-byte TS_* layout shared by SA records and SPD entries. The
