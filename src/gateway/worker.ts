@@ -140,10 +140,16 @@ function decapLoop(): DecapStats {
     if (n === 0) continue;
     s.received += n;
     batch.decap();
+    let lastSource = -1, lastSa = -1; // one check per SA and received message (a GRO message holds many)
     for (let i = 0; i < n; i++) {
       // Authenticated packets only: an unverified source address proves nothing (RFC 7296 §2.23).
-      if (batch.status(i) === L.ST_OK) { s.decapsulated++; checkSender(i); }
-      else s.dropped++;
+      if (batch.status(i) !== L.ST_OK) { s.dropped++; continue; }
+      s.decapsulated++;
+      const source = udp.sourceOf(batch, i), sa = batch.sa(i);
+      if (source === lastSource && sa === lastSa) continue;
+      lastSource = source;
+      lastSa = sa;
+      checkSender(i);
     }
     s.written += tun.writeBatch(batch);
   }

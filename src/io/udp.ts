@@ -4,7 +4,11 @@
 // of a TCP flow's segments) goes as one message with UDP_SEGMENT (UDP GSO): its iovecs gather the packets
 // and the kernel passes them through its stack once, cutting them apart at the end. Received datagrams
 // are demultiplexed: the non-ESP marker (four zero bytes) means IKE, copied out to the control plane; a
-// lone 0xFF byte is a NAT keepalive; the rest is ESP, left in place starting at its SPI for decap.
+// lone 0xFF byte is a NAT keepalive; the rest is ESP, starting at its SPI for decap. The receive side mirrors
+// the send side with UDP_GRO: a peer's GSO message (or a run the NIC's GRO merged) arrives as one buffer
+// instead of being cut into one socket-queue entry per datagram on the way in (work that lands on the
+// sending thread over veth); it is split here, each datagram copied into a batch slot, and what does not
+// fit waits for the next recvBatch(). Without GRO, datagrams land straight in the slots.
 import type { DataPlane } from "../dataplane/dataplane.js";
 import type { PacketBatch } from "../dataplane/batch.js";
 import { sys, C, E, check, errno, SysError, NativeBlock, putPointer, memoryAddress, LAYOUT } from "./libc.js";
@@ -30,6 +34,8 @@ export interface UdpOptions {
   sendRing?: number;
   /** UDP segmentation offload on send (default true; off by itself if the kernel refuses it). */
   gso?: boolean;
+  /** UDP_GRO on receive (default true; off if the kernel refuses it). An adopted socket keeps its owner's. */
+  gro?: boolean;
   /** Makes a blocking recvBatch() return early (another thread calls wakeup.signal()). */
   wakeup?: Wakeup;
   /** IKE messages received with the non-ESP marker (marker removed; a copy, the slot is reused). */
@@ -42,10 +48,12 @@ export interface UdpStats {
   esp: number;
   ike: number;
   keepalives: number;
-  /** Datagrams longer than a slot's maxPacket (MSG_TRUNC): dropped. */
+  /** Datagrams longer than a slot's maxPacket (MSG_TRUNC; with GRO, a buffer beyond 64 KiB): dropped. */
   truncated: number;
   /** Datagrams too short for ESP (SPI + sequence number) that are neither IKE nor a keepalive. */
   runts: number;
+  /** Buffers that carried several datagrams (UDP GRO). */
+  groBuffers: number;
   sent: number;
   /** Messages that carried several datagrams (UDP GSO). */
   gsoSends: number;
@@ -69,6 +77,39 @@ const GSO_MAX_SEGMENTS = 64;
 const GSO_MAX_BYTES = 65000;
 const CMSG_LEN = LAYOUT.CMSG_HDR + 2; // a cmsghdr and the uint16_t segment size
 const CMSG_SPACE = LAYOUT.CMSG_HDR + LAYOUT.CMSG_ALIGN;
+
+/** A GRO buffer: a UDP payload of up to 64 KiB (the IP length is 16 bits), so nothing is ever cut off. */
+const GRO_BUFFER = 65536;
+/** Room for the UDP_GRO control message: a cmsghdr and the int segment size. */
+const GRO_CONTROL = LAYOUT.CMSG_HDR + LAYOUT.CMSG_ALIGN;
+
+/** The receive side for one batch. Without GRO, entry i receives straight into slot i. With GRO, entry i
+ *  receives into staging buffer i (WASM memory, GRO_BUFFER bytes) and split() copies datagrams out into
+ *  slots, resuming at (next, pos) when the batch filled up. */
+class RxRing extends Ring {
+  /** The entry packet k of the batch came from (where its sender's address is). */
+  readonly from: Int32Array;
+  next = 0;
+  pos = 0;
+  seg = 0;
+
+  constructor(size: number, readonly stage: number) {
+    super(size, stage < 0 ? 0 : GRO_CONTROL);
+    this.from = new Int32Array(size);
+    this.reset(0, size);
+  }
+
+  get pending(): boolean { return this.next < this.used; }
+
+  /** The segment size of entry m's buffer from its UDP_GRO control message; 0 if it holds one datagram. */
+  segmentSize(m: number): number {
+    const { u32 } = this.block;
+    const at = this.controlOff(m);
+    const len = Math.min(this.controlLen(m), this.control);
+    if (len < GRO_CONTROL || u32[(at + LAYOUT.CMSG_ALIGN) >> 2] !== C.SOL_UDP || u32[(at + LAYOUT.CMSG_ALIGN + 4) >> 2] !== C.UDP_GRO) return 0;
+    return u32[(at + LAYOUT.CMSG_HDR) >> 2];
+  }
+}
 
 /** The send side: entry m sends iovecs [first(m), first(m) + segments[m]) to sockaddr m, with a UDP_SEGMENT
  *  control message when it gathers several datagrams. */
@@ -120,25 +161,28 @@ class TxRing extends Ring {
 
 export class UdpSocket {
   readonly stats: UdpStats = {
-    received: 0, esp: 0, ike: 0, keepalives: 0, truncated: 0, runts: 0,
+    received: 0, esp: 0, ike: 0, keepalives: 0, truncated: 0, runts: 0, groBuffers: 0,
     sent: 0, gsoSends: 0, sendErrors: 0, unroutable: 0, lastErrno: 0,
   };
   /** Set when the last recvBatch() returned because the Wakeup was signalled. */
   woken = false;
   private readonly memBase: number;
   private readonly poller: Poller;
-  private readonly rx = new Map<PacketBatch, Ring>();
+  private readonly rx = new Map<PacketBatch, RxRing>();
   private readonly tx: TxRing;
   private gso: boolean;
+  /** Whether the socket has UDP_GRO on (then receives go through staging buffers). */
+  readonly gro: boolean;
   private readonly onControl?: UdpOptions["onControl"];
   private closed = false;
 
   private constructor(private readonly dp: DataPlane, readonly fd: number, readonly version: IpVersion,
-                      readonly port: number, opts: UdpOptions, private readonly owned = true) {
+                      readonly port: number, opts: UdpOptions, gro: boolean, private readonly owned = true) {
     this.memBase = memoryAddress(dp.memory);
     this.poller = new Poller(fd, C.POLLIN, opts.wakeup);
     this.tx = new TxRing(opts.sendRing ?? 64);
     this.gso = opts.gso ?? true;
+    this.gro = gro;
     this.onControl = opts.onControl;
   }
 
@@ -163,12 +207,14 @@ export class UdpSocket {
       };
       if (opts.receiveBuffer) buffer(C.SO_RCVBUFFORCE, C.SO_RCVBUF, opts.receiveBuffer, "SO_RCVBUF");
       if (opts.sendBuffer) buffer(C.SO_SNDBUFFORCE, C.SO_SNDBUF, opts.sendBuffer, "SO_SNDBUF");
+      // An older kernel (before 5.0) refuses UDP_GRO: then every datagram is received on its own.
+      const gro = (opts.gro ?? true) && (sys.setsockopt(fd, C.SOL_UDP, C.UDP_GRO, Int32Array.of(1), 4) as number) === 0;
       const sa = new Uint8Array(SOCKADDR_SIZE);
       const len = local.encode(sa, 0, local.version);
       check(`bind(${local})`, sys.bind(fd, sa, len));
       const lenBox = Uint32Array.of(SOCKADDR_SIZE);
       check("getsockname", sys.getsockname(fd, sa, lenBox));
-      return new UdpSocket(dp, fd, local.version, SockAddr.decode(sa, 0).port, opts);
+      return new UdpSocket(dp, fd, local.version, SockAddr.decode(sa, 0).port, opts, gro);
     } catch (e) {
       sys.close(fd);
       throw e;
@@ -186,38 +232,49 @@ export class UdpSocket {
     check("getsockname", sys.getsockname(fd, sa, Uint32Array.of(SOCKADDR_SIZE)));
     const local = SockAddr.decode(sa, 0);
     const version = (sa[0] | (sa[1] << 8)) === C.AF_INET6 ? 6 : 4; // decode() shows v4-mapped peers as IPv4
-    return new UdpSocket(dp, fd, version, local.port, opts, false);
+    const on = Int32Array.of(0);
+    const gro = (sys.getsockopt(fd, C.SOL_UDP, C.UDP_GRO, on, Uint32Array.of(4)) as number) === 0 && on[0] !== 0;
+    return new UdpSocket(dp, fd, version, local.port, opts, gro, false);
   }
 
   /**
-   * Receive up to batch.capacity datagrams with one recvmmsg(). ESP datagrams end up as packets
-   * 0..count-1 of the batch (slotOffset(i), SA 0, starting at the SPI); the others are consumed as
-   * described above. With nothing queued it waits up to timeoutMs (0: return at once, -1: forever);
-   * returns 0 on timeout or when the Wakeup fired (then `woken`).
+   * Receive up to batch.capacity datagrams with one recvmmsg() (with GRO, none while an earlier receive
+   * still holds datagrams). ESP datagrams end up as packets 0..count-1 of the batch (slotOffset(i), SA 0,
+   * starting at the SPI); the others are consumed as described above. With nothing queued it waits up to
+   * timeoutMs (0: return at once, -1: forever); returns 0 on timeout or when the Wakeup fired (then `woken`).
    */
   recvBatch(batch: PacketBatch, timeoutMs = 0): number {
     batch.clear();
     this.woken = false;
     const ring = this.rxRing(batch);
-    for (let i = 0; i < ring.used; i++) ring.setNameLen(i, SOCKADDR_SIZE); // the kernel shrank them
-    let n = sys.recvmmsg(this.fd, ring.entries[0], batch.capacity, C.MSG_DONTWAIT, null) as number;
+    if (ring.pending) return this.split(batch, ring);
+    ring.reset(0, ring.used); // the kernel shrank the name and control lengths
+    let n = sys.recvmmsg(this.fd, ring.entries[0], ring.size, C.MSG_DONTWAIT, null) as number;
     if (n < 0) {
+      ring.used = 0;
       this.checkRecv();
       if (timeoutMs === 0) return 0;
       const w = this.poller.wait(timeoutMs);
       if (w === Wait.Woken) this.woken = true;
       if (w !== Wait.Ready) return 0;
-      n = sys.recvmmsg(this.fd, ring.entries[0], batch.capacity, C.MSG_DONTWAIT, null) as number;
+      n = sys.recvmmsg(this.fd, ring.entries[0], ring.size, C.MSG_DONTWAIT, null) as number;
       if (n < 0) { this.checkRecv(); return 0; }
     }
     ring.used = n;
-    return this.demux(batch, ring, n);
+    ring.next = ring.pos = 0;
+    return ring.stage < 0 ? this.demux(batch, ring, n) : this.split(batch, ring);
   }
 
   /** Where packet i of the last recvBatch() into `batch` came from (allocates: not for every packet). */
   sender(batch: PacketBatch, i: number): SockAddr {
     const ring = this.receivedRing(batch, i);
-    return SockAddr.decode(ring.block.u8, ring.nameOff(i));
+    return SockAddr.decode(ring.block.u8, ring.nameOff(ring.from[i]));
+  }
+
+  /** Which received message packet i of the last recvBatch() came from: packets with the same number share a
+   *  sender (with GRO, one message carries many), so one senderMatches() covers them. */
+  sourceOf(batch: PacketBatch, i: number): number {
+    return this.receivedRing(batch, i).from[i];
   }
 
   /** Whether packet i of the last recvBatch() came from SA `sa`'s remote endpoint. A mismatch on an
@@ -225,10 +282,10 @@ export class UdpSocket {
   senderMatches(batch: PacketBatch, i: number, sa: number): boolean {
     const ring = this.receivedRing(batch, i);
     const { L } = this.dp;
-    const { u8, u32 } = this.dp.views.refresh();
+    const { u8, u32 } = this.dp.views; // SA records lie below every batch: recvBatch's views cover them
     const rec = this.dp.saAddress(sa);
     const port = u8[rec + L.SA_REMOTE_PORT] | (u8[rec + L.SA_REMOTE_PORT + 1] << 8);
-    return sockaddrEquals(ring.block.u8, ring.nameOff(i), u32[(rec + L.SA_AF) >> 2], u8, rec + L.SA_REMOTE_ADDR, port);
+    return sockaddrEquals(ring.block.u8, ring.nameOff(ring.from[i]), u32[(rec + L.SA_AF) >> 2], u8, rec + L.SA_REMOTE_ADDR, port);
   }
 
   /**
@@ -296,33 +353,70 @@ export class UdpSocket {
     if (e !== E.EAGAIN && e !== E.EINTR) throw new SysError("recvmmsg", e);
   }
 
-  // Sort n received datagrams; ESP ones are moved down over the holes the others leave (rare: a copy
-  // inside WASM memory) so they form packets 0..k-1, with their sender addresses moved alongside.
-  private demux(batch: PacketBatch, ring: Ring, n: number): number {
+  // Without GRO: sort n datagrams received straight into the slots; ESP ones are moved down over the holes
+  // the others leave (rare: a copy inside WASM memory) so they form packets 0..k-1.
+  private demux(batch: PacketBatch, ring: RxRing, n: number): number {
     const u8 = this.dp.views.refresh().u8;
-    const s = this.stats;
-    s.received += n;
+    this.stats.received += n;
+    ring.next = n;
     let k = 0;
     for (let i = 0; i < n; i++) {
-      const len = ring.msgLen(i);
       const off = batch.slotOffset(i);
-      if (ring.msgFlags(i) & C.MSG_TRUNC) { s.truncated++; continue; }
-      if (len === 1 && u8[off] === 0xff) { s.keepalives++; continue; }
-      if (len >= MARKER_LEN && (u8[off] | u8[off + 1] | u8[off + 2] | u8[off + 3]) === 0) {
-        s.ike++;
-        this.onControl?.(u8.slice(off + MARKER_LEN, off + len), SockAddr.decode(ring.block.u8, ring.nameOff(i)));
-        continue;
-      }
-      if (len < ESP_MIN) { s.runts++; continue; }
-      s.esp++;
-      if (k !== i) {
-        u8.copyWithin(batch.slotOffset(k), off, off + len);
-        ring.block.u8.copyWithin(ring.nameOff(k), ring.nameOff(i), ring.nameOff(i) + SOCKADDR_SIZE);
-      }
+      if (ring.msgFlags(i) & C.MSG_TRUNC) { this.stats.truncated++; continue; }
+      if (!this.isEsp(u8, off, ring.msgLen(i), ring, i, batch.maxPacket)) continue;
+      const len = ring.msgLen(i);
+      if (k !== i) u8.copyWithin(batch.slotOffset(k), off, off + len);
+      ring.from[k] = i;
       batch.set(k++, len, 0);
     }
     batch.count = k;
     return k;
+  }
+
+  // With GRO: cut the staged buffers into their datagrams (all the segment size but the last) and copy the
+  // ESP ones into slots until the batch is full; the ring remembers where to go on.
+  private split(batch: PacketBatch, ring: RxRing): number {
+    const u8 = this.dp.views.refresh().u8;
+    const s = this.stats, cap = batch.capacity, max = batch.maxPacket;
+    let k = 0;
+    while (ring.pending && k < cap) {
+      const m = ring.next, base = ring.stage + m * GRO_BUFFER, len = ring.msgLen(m);
+      if (ring.pos === 0) {
+        if (ring.msgFlags(m) & C.MSG_TRUNC) { s.received++; s.truncated++; ring.next++; continue; }
+        if (len === 0) { s.received++; s.runts++; ring.next++; continue; }
+        const seg = ring.segmentSize(m);
+        ring.seg = seg > 0 && seg < len ? seg : len;
+        if (ring.seg < len) s.groBuffers++;
+      }
+      while (ring.pos < len && k < cap) {
+        const off = base + ring.pos, l = Math.min(ring.seg, len - ring.pos);
+        ring.pos += l;
+        s.received++;
+        if (!this.isEsp(u8, off, l, ring, m, max)) continue;
+        u8.copyWithin(batch.slotOffset(k), off, off + l);
+        ring.from[k] = m;
+        batch.set(k++, l, 0);
+      }
+      if (ring.pos >= len) { ring.next++; ring.pos = 0; }
+    }
+    batch.count = k;
+    return k;
+  }
+
+  // One datagram: IKE is copied out to the control plane; keepalives, runts and ESP too long for a slot are
+  // counted; true for ESP.
+  private isEsp(u8: Uint8Array, off: number, len: number, ring: RxRing, m: number, max: number): boolean {
+    const s = this.stats;
+    if (len === 1 && u8[off] === 0xff) { s.keepalives++; return false; }
+    if (len >= MARKER_LEN && (u8[off] | u8[off + 1] | u8[off + 2] | u8[off + 3]) === 0) {
+      s.ike++;
+      this.onControl?.(u8.slice(off + MARKER_LEN, off + len), SockAddr.decode(ring.block.u8, ring.nameOff(m)));
+      return false;
+    }
+    if (len < ESP_MIN) { s.runts++; return false; }
+    if (len > max) { s.truncated++; return false; }
+    s.esp++;
+    return true;
   }
 
   private encodeDestination(dst: Uint8Array, off: number, batch: PacketBatch, i: number, to: Destination): number {
@@ -369,17 +463,20 @@ export class UdpSocket {
     check(`${call} to ${to}`, sys.sendto(this.fd, buf, buf.length, 0, sa, len));
   }
 
-  private rxRing(batch: PacketBatch): Ring {
+  private rxRing(batch: PacketBatch): RxRing {
     let ring = this.rx.get(batch);
     if (!ring) {
-      ring = new Ring(batch.capacity);
-      for (let i = 0; i < batch.capacity; i++) ring.setBuffer(i, this.memBase + batch.slotOffset(i), batch.maxPacket);
+      ring = new RxRing(batch.capacity, this.gro ? this.dp.allocate(batch.capacity * GRO_BUFFER) : -1);
+      for (let i = 0; i < batch.capacity; i++) {
+        if (this.gro) ring.setBuffer(i, this.memBase + ring.stage + i * GRO_BUFFER, GRO_BUFFER);
+        else ring.setBuffer(i, this.memBase + batch.slotOffset(i), batch.maxPacket);
+      }
       this.rx.set(batch, ring);
     }
     return ring;
   }
 
-  private receivedRing(batch: PacketBatch, i: number): Ring {
+  private receivedRing(batch: PacketBatch, i: number): RxRing {
     const ring = this.rx.get(batch);
     if (!ring || i < 0 || i >= batch.count) throw new RangeError(`no packet ${i} received into this batch`);
     return ring;

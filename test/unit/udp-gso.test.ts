@@ -10,9 +10,9 @@ import { DataPlane } from "../../src/dataplane/dataplane.js";
 import type { PacketBatch } from "../../src/dataplane/batch.js";
 import { UdpSocket } from "../../src/io/udp.js";
 import { SockAddr } from "../../src/io/sockaddr.js";
+import { outputs as batchOf } from "./udp-fixtures.js";
 
 const dp = DataPlane.create({ maxSAs: 4, backend: "wasm" });
-const L = dp.L;
 
 interface Peer { sock: dgram.Socket; addr: SockAddr; got: Buffer[] }
 
@@ -28,20 +28,7 @@ async function peer(): Promise<Peer> {
 const peers: Peer[] = [];
 after(() => { for (const p of peers) p.sock.close(); });
 
-/** A processed batch whose outputs are `packets` (status OK except those in `drop`). */
-function outputs(packets: Uint8Array[], drop: number[] = []): PacketBatch {
-  const b = dp.batch(packets.length);
-  const u8 = dp.views.refresh().u8, u32 = dp.views.u32;
-  packets.forEach((p, i) => {
-    u8.set(p, b.slotOffset(i));
-    const d = (b.descOff + i * L.DESC_SIZE) >> 2;
-    u32[d + (L.D_STATUS >> 2)] = drop.includes(i) ? L.ST_NEED_CRYPTO : L.ST_OK;
-    u32[d + (L.D_OUT_OFF >> 2)] = b.slotOffset(i);
-    u32[d + (L.D_OUT_LEN >> 2)] = p.length;
-  });
-  b.count = packets.length;
-  return b;
-}
+const outputs = (packets: Uint8Array[], drop: number[] = []): PacketBatch => batchOf(dp, packets, drop);
 
 async function received(p: Peer, n: number): Promise<Buffer[]> {
   for (let t = 0; p.got.length < n && t < 200; t++) await new Promise((r) => setTimeout(r, 10));
