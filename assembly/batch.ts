@@ -97,3 +97,9 @@ export function ahDecapBatch(desc: usize, n: i32): i32 {
   }
   return ok;
 }
+
+/** Copy n bytes inside the memory (the I/O layer's datagram split: a call from JavaScript into WASM costs
+ *  less than TypedArray.prototype.copyWithin, a runtime call). */
+export function copyBytes(dst: usize, src: usize, n: usize): void {
+  memory.copy(dst, src, n);
+}

@@ -19,7 +19,7 @@ export {
   DESC_SIZE, D_IN_OFF, D_IN_LEN, D_SA, D_STATUS, D_OUT_OFF, D_OUT_LEN, D_DATA_OFF, D_DATA_LEN, D_NONCE,
   D_AAD_LEN, D_AAD, D_ROOM, ESP_HDR,
 } from "./esp";
-export { encapBatch, espDecapBatch, espDecapFinish, ahEncapBatch, ahDecapBatch } from "./batch";
+export { encapBatch, espDecapBatch, espDecapFinish, ahEncapBatch, ahDecapBatch, copyBytes } from "./batch";
 export {
   SA_BY_POLICY, SPD_NONE, D_POLICY, PA_PROTECT, PA_BYPASS, PA_DROP, PA_TRAP, SPD_CAPACITY, SPD_ACTIVE, SPD_COUNT,
   SPD_NOMATCH, SPD_HDR_SIZE, SPE_ID, SPE_ACTION, SPE_SA, SPE_PRIORITY, SPE_LOCAL, SPE_REMOTE, SPE_SIZE,

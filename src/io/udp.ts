@@ -303,21 +303,29 @@ export class UdpSocket {
     let m = 0, k = 0;           // entries and iovecs used
     let size = 0, bytes = 0;    // the open entry's datagram size and total
     let open = false;           // whether entry m-1 may take another datagram
+    let entrySa = -1;           // with to = "sa": the SA whose peer entry m-1 goes to
+    const bySa = to === "sa";
     for (let i = 0; i < end; i++) {
       if (batch.status(i) !== ok) continue;
       const len = batch.outLength(i);
-      const nameLen = this.encodeDestination(ring.block.u8, ring.nameOff(m), batch, i, to);
-      if (nameLen === 0) { this.stats.unroutable++; continue; }
+      const fits = open && len <= size && bytes + len <= GSO_MAX_BYTES && ring.segments[m - 1] < GSO_MAX_SEGMENTS;
+      // The next packet of the same SA goes where the last one went: no address to encode and compare.
+      const sameSa = bySa && fits && batch.sa(i) === entrySa;
+      if (!sameSa) {
+        const nameLen = this.encodeDestination(ring.block.u8, ring.nameOff(m), batch, i, to);
+        if (nameLen === 0) { this.stats.unroutable++; continue; }
+        ring.setNameLen(m, nameLen);
+      }
       ring.setBuffer(k, this.memBase + batch.outOffset(i), len);
-      if (open && len <= size && bytes + len <= GSO_MAX_BYTES && ring.segments[m - 1] < GSO_MAX_SEGMENTS && ring.sameName(m - 1, m)) {
+      if (sameSa || (fits && ring.sameName(m - 1, m))) {
         ring.extend(m - 1, size);
         bytes += len;
         open = len === size; // a shorter datagram ends the run
       } else {
-        ring.setNameLen(m, nameLen);
         ring.start(m++, k);
         size = bytes = len;
         open = this.gso;
+        if (bySa) entrySa = batch.sa(i);
       }
       if (++k === ring.size) { this.flush(m); m = k = 0; open = false; }
     }
@@ -377,7 +385,7 @@ export class UdpSocket {
   // ESP ones into slots until the batch is full; the ring remembers where to go on.
   private split(batch: PacketBatch, ring: RxRing): number {
     const u8 = this.dp.views.refresh().u8;
-    const s = this.stats, cap = batch.capacity, max = batch.maxPacket;
+    const s = this.stats, cap = batch.capacity, max = batch.maxPacket, copy = this.dp.ex.copyBytes;
     let k = 0;
     while (ring.pending && k < cap) {
       const m = ring.next, base = ring.stage + m * GRO_BUFFER, len = ring.msgLen(m);
@@ -393,7 +401,7 @@ export class UdpSocket {
         ring.pos += l;
         s.received++;
         if (!this.isEsp(u8, off, l, ring, m, max)) continue;
-        u8.copyWithin(batch.slotOffset(k), off, off + l);
+        copy(batch.slotOffset(k), off, l);
         ring.from[k] = m;
         batch.set(k++, l, 0);
       }
