@@ -23,6 +23,8 @@ export const sys = {
   recvmmsg: lib.func("int recvmmsg(int fd, void *msgvec, unsigned int vlen, int flags, void *timeout)"),
   sendmmsg: lib.func("int sendmmsg(int fd, void *msgvec, unsigned int vlen, int flags)"),
   poll: lib.func("int poll(void *fds, unsigned long nfds, int timeout)"),
+  mmap: lib.func("void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset)"),
+  munmap: lib.func("int munmap(void *addr, size_t length)"),
   eventfd: lib.func("int eventfd(unsigned int initval, int flags)"),
   setns: lib.func("int setns(int fd, int nstype)"),
   strerror: lib.func("const char *strerror(int errnum)"),

@@ -3,7 +3,11 @@
 // outputs, no copy and no allocation per packet. With IFF_VNET_HDR and TCP segmentation offload, one read
 // may return a TCP "super-packet" of up to 64 KB that the data plane splits into segments, and one write
 // may carry a run of decapsulated segments of one TCP flow, or datagrams of one UDP flow, that it
-// coalesced (src/dataplane/offload.ts): far fewer syscalls and trips through the kernel's stack.
+// coalesced (src/dataplane/offload.ts): far fewer syscalls and trips through the kernel's stack. A stream of
+// small packets has no such batching in the kernel, so reads go through io_uring where the kernel offers it
+// (src/io/uring.ts): one system call reads up to a batch of packets into staging buffers, each then copied
+// into its slot inside WASM memory; after a super-packet the device is read with readv() for a while, since
+// TCP flows batch by themselves.
 // Configuration (MTU, addresses, routes) uses `ip` from iproute2: it is not on the packet path.
 import { execFileSync } from "node:child_process";
 import type { DataPlane } from "../dataplane/dataplane.js";
@@ -13,6 +17,7 @@ import { constant } from "../dataplane/wasm.js";
 import { sys, C, E, errno, SysError, NativeBlock, putPointer, memoryAddress, LAYOUT } from "./libc.js";
 import { withNetns } from "./netns.js";
 import { Poller, Wait, type Wakeup } from "./wakeup.js";
+import { ReadRing as ReadUring } from "./uring.js";
 
 export interface TunOptions {
   /** Interface name, at most 15 bytes; a "%d" lets the kernel number it. Default "wipsec%d". */
@@ -35,6 +40,8 @@ export interface TunOptions {
   /** Queues (IFF_MULTI_QUEUE, default 1): a descriptor each, the kernel spreads flows over them by hash, so
    *  each encap worker reads its own (queueHandle(i)). */
   queues?: number;
+  /** Batched reads through io_uring (default true; readv() alone where the kernel has no io_uring). */
+  uring?: boolean;
 }
 
 /** What another thread needs to adopt the device (post it in workerData; descriptors are process-wide). */
@@ -50,18 +57,31 @@ export interface TunStats extends TsoStats {
   /** Writes the kernel refused (e.g. not an IP packet); lastErrno says why. */
   sendErrors: number;
   lastErrno: number;
+  /** io_uring submissions, each up to a batch of reads (0 without io_uring). */
+  batchedReads: number;
 }
 
 const { IOV_SIZE, IOV_BASE, IOV_LEN } = LAYOUT;
 
-/** Per batch read into: two iovecs per slot (virtio_net_hdr + slot, overflow) and the segmenter. */
-interface ReadRing { reader: TsoReader; iovs: NativeBlock; addrs: bigint[] }
+/** Per batch read into: two iovecs per slot (virtio_net_hdr + slot, overflow) and the segmenter; with io_uring,
+ *  a staging buffer per request (`stride` bytes from `staging`), results next..count-1 not taken yet, how many
+ *  reads the next submit asks for, and how many more batches use readv() (after a super-packet). */
+interface ReadRing {
+  reader: TsoReader; iovs: NativeBlock; addrs: bigint[];
+  uring?: ReadUring; staging: number; stride: number; next: number; count: number; burst: number; plain: number;
+}
+
+/** Reads a submit asks for at least (it asks for twice what the last one got, up to the batch). */
+const MIN_BURST = 8;
+/** Batches read with readv() after one that held a TCP super-packet. */
+const PLAIN_AFTER_SUPER = 32;
 /** Per batch written from: the data plane's write plan and the address of each of its iovecs. */
 interface WriteRing { plan: GroPlan; addrs: bigint[] }
 
 export class Tun {
   readonly stats: TunStats = {
     received: 0, superPackets: 0, truncated: 0, malformed: 0, sent: 0, coalescedWrites: 0, sendErrors: 0, lastErrno: 0,
+    batchedReads: 0,
   };
   /** Set when the last readBatch() returned because the Wakeup was signalled. */
   woken = false;
@@ -77,7 +97,8 @@ export class Tun {
   private readonly moreQueues: number[] = [];
 
   private constructor(private readonly dp: DataPlane, readonly fd: number, readonly name: string,
-                      readonly netns: string | undefined, wakeup?: Wakeup, private readonly owned = true) {
+                      readonly netns: string | undefined, wakeup?: Wakeup, private readonly useUring = true,
+                      private readonly owned = true) {
     this.memBase = memoryAddress(dp.memory);
     this.vnetHdrLen = constant(dp.ex, "VNET_HDR_LEN");
     this.poller = new Poller(fd, C.POLLIN, wakeup);
@@ -91,7 +112,7 @@ export class Tun {
     if (!Number.isInteger(queues) || queues < 1 || queues > MAX_QUEUES) throw new RangeError(`queues must be 1-${MAX_QUEUES}, got ${queues}`);
     const create = () => createTun(opts.name ?? "wipsec%d", queues);
     const { fds: [fd, ...more], name } = opts.netns ? withNetns(opts.netns, create) : create();
-    const tun = new Tun(dp, fd, name, opts.netns, opts.wakeup);
+    const tun = new Tun(dp, fd, name, opts.netns, opts.wakeup, opts.uring ?? true);
     tun.moreQueues.push(...more);
     try {
       tun.configure(opts);
@@ -103,9 +124,9 @@ export class Tun {
   }
 
   /** Use a device opened by another thread of this process; close() leaves the descriptor to its owner. */
-  static adopt(dp: DataPlane, h: TunHandle, opts: { wakeup?: Wakeup } = {}): Tun {
+  static adopt(dp: DataPlane, h: TunHandle, opts: { wakeup?: Wakeup; uring?: boolean } = {}): Tun {
     if (!Number.isInteger(h.fd) || h.fd < 0) throw new RangeError(`bad TUN descriptor ${h.fd}`);
-    return new Tun(dp, h.fd, h.name, undefined, opts.wakeup, false);
+    return new Tun(dp, h.fd, h.name, undefined, opts.wakeup, opts.uring ?? true, false);
   }
 
   get handle(): TunHandle { return { fd: this.fd, name: this.name }; }
@@ -128,17 +149,34 @@ export class Tun {
   readBatch(batch: PacketBatch, timeoutMs = 0): number {
     batch.clear();
     this.woken = false;
-    const { reader, addrs } = this.readRing(batch);
+    const ring = this.readRing(batch);
+    const { reader, addrs } = ring;
     const st = this.stats;
+    const uring = ring.uring && ring.plain === 0 ? ring.uring : undefined;
+    if (ring.plain > 0) ring.plain--;
     let i = 0, waited = false;
     while (i < batch.capacity) {
       if (reader.pending) { i += reader.resume(i); continue; }
-      const n = sys.readv(this.fd, addrs[i], 2) as number;
-      if (n > this.vnetHdrLen) { i += reader.accept(i, n - this.vnetHdrLen); continue; }
-      if (n > 0) { st.malformed++; continue; } // shorter than its header: not from this kernel
+      if (ring.next < ring.count) { i = this.takeStaged(ring, batch, i); continue; }
+      let n: number;
+      if (uring) {
+        const want = Math.min(ring.burst, batch.capacity - i);
+        const got = uring.submit(this.fd, want, (j) => this.memBase + ring.staging + j * ring.stride, ring.stride);
+        st.batchedReads++;
+        ring.next = 0;
+        ring.count = want;
+        ring.burst = got === want ? Math.min(2 * want, uring.entries) : Math.max(MIN_BURST, 2 * got);
+        if (got > 0) continue;
+        n = uring.results[0]; // nothing read: EAGAIN, or the error of a device gone bad
+        ring.count = 0;
+      } else {
+        n = sys.readv(this.fd, addrs[i], 2) as number;
+        if (n > this.vnetHdrLen) { i += reader.accept(i, n - this.vnetHdrLen); continue; }
+        if (n > 0) { st.malformed++; continue; } // shorter than its header: not from this kernel
+      }
       if (n < 0) {
-        const e = errno();
-        if (e !== E.EAGAIN && e !== E.EINTR) throw new SysError(`readv(${this.name})`, e);
+        const e = uring ? -n : errno();
+        if (e !== E.EAGAIN && e !== E.EINTR) throw new SysError(`${uring ? "io_uring read" : "readv"}(${this.name})`, e);
       } // 0 (nothing, like EAGAIN): never spin on it
       if (i > 0 || waited || timeoutMs === 0) break;
       waited = true;
@@ -148,6 +186,30 @@ export class Tun {
     }
     batch.count = i;
     st.received += i;
+    return i;
+  }
+
+  // Move io_uring results into slots from i on, in order, until the batch is full or a super-packet has
+  // segments waiting (they go first: the outer loop resumes them). Returns the next free slot.
+  private takeStaged(ring: ReadRing, batch: PacketBatch, i: number): number {
+    const { reader } = ring;
+    const results = ring.uring!.results, h = this.vnetHdrLen, max = batch.maxPacket, copy = this.dp.ex.copyBytes;
+    while (ring.next < ring.count && i < batch.capacity && !reader.pending) {
+      const j = ring.next++;
+      const n = results[j];
+      if (n <= 0) {
+        if (n < 0 && n !== -E.EAGAIN && n !== -E.EINTR) throw new SysError(`io_uring read(${this.name})`, -n);
+        continue;
+      }
+      if (n <= h) { this.stats.malformed++; continue; }
+      const src = ring.staging + j * ring.stride, len = n - h;
+      copy(batch.slotOffset(i) - h, src, h + Math.min(len, max));
+      if (len > max) {
+        copy(reader.overflow, src + h + max, len - max); // a super-packet: where the segmenter expects the rest
+        ring.plain = PLAIN_AFTER_SUPER;
+      }
+      i += reader.accept(i, len);
+    }
     return i;
   }
 
@@ -195,7 +257,7 @@ export class Tun {
     if (this.owned) for (const fd of [this.fd, ...this.moreQueues]) sys.close(fd);
     this.poller.free();
     this.single.free();
-    for (const r of this.readRings.values()) r.iovs.free();
+    for (const r of this.readRings.values()) { r.iovs.free(); r.uring?.close(); }
     this.readRings.clear();
   }
 
@@ -212,7 +274,15 @@ export class Tun {
         putPointer(iovs.u32, at + IOV_SIZE + IOV_BASE, this.memBase + reader.overflow);
         iovs.u32[(at + IOV_SIZE + IOV_LEN) >> 2] = OVERFLOW_BYTES;
       }
-      r = { reader, iovs, addrs: Array.from({ length: batch.capacity }, (_, i) => iovs.at(i * 2 * IOV_SIZE)) };
+      r = {
+        reader, iovs, addrs: Array.from({ length: batch.capacity }, (_, i) => iovs.at(i * 2 * IOV_SIZE)),
+        staging: 0, stride: 0, next: 0, count: 0, burst: MIN_BURST, plain: 0,
+      };
+      if (this.useUring) r.uring = ReadUring.open(batch.capacity);
+      if (r.uring) {
+        r.stride = Math.ceil((h + batch.maxPacket + OVERFLOW_BYTES) / 64) * 64;
+        r.staging = this.dp.allocate(r.uring.entries * r.stride);
+      }
       this.readRings.set(batch, r);
     }
     return r;
