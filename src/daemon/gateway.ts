@@ -209,7 +209,7 @@ export class Gateway {
       this.raw = RawAh.open(this.dp, { receiveBuffer: 4 << 20, sendBuffer: 4 << 20, mark });
     }
     this.ike500 = await IkeSocket.open({
-      addresses: ikeBindAddresses(this.cfg), port: 500, nattPort: 0,
+      addresses: ikeBindAddresses(this.cfg), port: 500, nattPort: 0, mark,
       onError: (e) => log.log("net", 1, `IKE socket: ${e.message}`),
     });
     this.ike500.attach(this.engine);

@@ -3,10 +3,11 @@
 // kernel-libipsec's allow_peer_ts asks for: routes for the remote selectors go into a table of our own, one
 // rule sends every packet through it, and our own packets are exempt. So a remote selector may cover the
 // peer's address (0.0.0.0/0, transport mode) without IKE, ESP-in-UDP or AH to the peer entering the tunnel.
-// Per address family, with P = routing_table_prio and T = routing_table:
-//   P-1  ipproto udp sport 500 goto P+1   IKE on port 500 (node:dgram sockets, which cannot set SO_MARK)
-//   P    not fwmark M lookup T            everything else unmarked; the marked ESP-in-UDP and raw AH sockets skip T
-//   P+1  nop                              where the exempt packets carry on with the host's own rules
+// Per address family, with P = routing_table_prio and T = routing_table, one rule:
+//   P    not fwmark M lookup T     our IKE (port 500), ESP-in-UDP and raw AH sockets carry mark M and skip T
+// It is all every forwarded packet pays for: a rule matching ports (an earlier version exempted IKE by
+// "ipproto udp sport 500") makes the kernel dissect every packet's flow, and each rule is another step of
+// every route lookup, twice with the reverse-path check that custom rules bring.
 // T holds a route per remote prefix (dev TUN, with one of our addresses in the local selector as the source,
 // as strongSwan's route src) and "throw" routes sending back to the host's rules what must not enter the
 // tunnel though a wider remote prefix covers it: our own local selectors (a full tunnel's LAN: the peer's
@@ -26,7 +27,7 @@ import { ip, type IpExec } from "./route.js";
 export interface RoutingSettings {
   /** Our routing table (1..2^32-1 except the kernel's 253-255). */
   table: number;
-  /** Priority of the rule looking up `table`; the exemptions use the one below and the one above it. */
+  /** Priority of the rule looking up `table`. */
   priority: number;
   /** SO_MARK of the ESP-in-UDP and raw AH sockets: packets carrying it bypass `table`. */
   fwmark: number;
@@ -93,12 +94,14 @@ export function plannedRoutes(policies: readonly { local: TrafficSelector; remot
 
 /** The rules of one family, as `ip rule add|del` arguments. */
 export function ruleSpecs(s: RoutingSettings): string[][] {
+  return [["priority", String(s.priority), "not", "fwmark", String(s.fwmark), "lookup", String(s.table)]];
+}
+
+/** The exemption rules of earlier versions, removed when cleaning (exactly these: never another's rule at
+ *  the same priority, such as charon's 220). */
+function legacyRuleSpecs(s: RoutingSettings): string[][] {
   const p = s.priority;
-  return [
-    ["priority", String(p - 1), "ipproto", "udp", "sport", "500", "goto", String(p + 1)],
-    ["priority", String(p), "not", "fwmark", String(s.fwmark), "lookup", String(s.table)],
-    ["priority", String(p + 1), "nop"],
-  ];
+  return [["priority", String(p - 1), "ipproto", "udp", "sport", "500", "goto", String(p + 1)], ["priority", String(p + 1), "nop"]];
 }
 
 /** `ip route replace|del` arguments for a route of our table through `dev`. */
@@ -188,7 +191,7 @@ export class PolicyRouting {
   // run per family with -force: a rule or table that is not there is no error.
   private clean(families: readonly ("-4" | "-6")[]): void {
     for (const family of families) {
-      const cmds = [...ruleSpecs(this.s).map((spec) => `rule del ${spec.join(" ")}`),
+      const cmds = [...[...ruleSpecs(this.s), ...legacyRuleSpecs(this.s)].map((spec) => `rule del ${spec.join(" ")}`),
         `route flush table ${this.s.table}`];
       try { this.ip([family, "-force", "-batch", "-"], cmds.join("\n") + "\n"); } catch { /* nothing to delete */ }
     }

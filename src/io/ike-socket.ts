@@ -9,6 +9,8 @@ import type { Transport } from "../ike/engine.js";
 import type { Endpoint } from "../ike/nat.js";
 import { addNonEspMarker, classifyPort4500, stripNonEspMarker } from "../ike/wire/index.js";
 import { formatAddress, parseAddress } from "../dataplane/selectors.js";
+import { sys, C, check } from "./libc.js";
+import { SockAddr } from "./sockaddr.js";
 
 /** What receives IKE datagrams: IkeEngine.receive. */
 export interface IkeReceiver { receive(datagram: Uint8Array, from: Endpoint, to: Endpoint): void }
@@ -26,6 +28,10 @@ export interface IkeSocketOptions {
   onEsp?: (datagram: Buffer, from: Endpoint, to: Endpoint) => void;
   /** Send failures and exceptions while delivering (nothing else would see them). */
   onError?: (error: Error) => void;
+  /** SO_MARK on every socket (CAP_NET_ADMIN), so that policy routing keeps IKE to the peer out of the
+   *  tunnel's routes, as the gateway's ESP sockets are (src/daemon/routing.ts). node:dgram cannot set it: the
+   *  socket is made and bound here and node:dgram adopts the descriptor. */
+  mark?: number;
 }
 
 export interface IkeSocketStats {
@@ -76,12 +82,8 @@ export class IkeSocket implements Transport {
     for (const address of new Set(addresses.flatMap(expandWildcard))) {
       for (const p of this.nattPort === 0 ? [port] : [port, this.nattPort]) {
         if (this.sockets.has(key(address, p))) continue;
-        const s = this.socketFor(address, p);
         try {
-          await new Promise<void>((resolve, reject) => {
-            s.once("error", reject);
-            s.once("listening", () => { s.off("error", reject); resolve(); });
-          });
+          await this.socketFor(address, p).bound;
         } catch (e) {
           this.sockets.delete(key(address, p));
           throw new Error(`cannot bind IKE socket ${address}[${p}]: ${(e as Error).message}`);
@@ -130,18 +132,32 @@ export class IkeSocket implements Transport {
     this.deliver(() => r.receive(ike, from, to));
   }
 
-  /** A socket bound (asynchronously: node:dgram queues what is sent before it is bound) to address:port. */
-  private socketFor(address: string, port: number): Socket {
+  /** A socket bound (asynchronously: node:dgram queues what is sent before it is bound) to address:port;
+   *  `bound` settles with the bind (an adopted descriptor is "listening" at once, within bind()). */
+  private socketFor(address: string, port: number): { socket: Socket; bound: Promise<void> } {
     const s = createSocket({ type: isIPv6(address) ? "udp6" : "udp4" });
     this.sockets.set(key(address, port), s);
-    s.bind({ address, port, exclusive: true });
+    const bound = new Promise<void>((resolve, reject) => {
+      s.once("error", reject);
+      s.once("listening", () => { s.off("error", reject); resolve(); });
+    });
+    bound.catch(() => { /* the "error" handler below reports it; bindAddresses() awaits it */ });
+    if (this.opts.mark === undefined) {
+      s.bind({ address, port, exclusive: true });
+    } else {
+      try {
+        s.bind({ fd: markedSocket(address, port, this.opts.mark), exclusive: true });
+      } catch (e) {
+        process.nextTick(() => s.emit("error", e)); // as node:dgram reports a failed bind
+      }
+    }
     const to = { address, port };
     s.on("message", (msg, rinfo) => this.onMessage(msg, { address: rinfo.address, port: rinfo.port }, to));
     s.on("error", (e) => {
       if (this.sockets.get(key(address, port)) === s && !boundTo(s)) this.sockets.delete(key(address, port)); // bind failed
       this.opts.onError?.(e);
     });
-    return s;
+    return { socket: s, bound };
   }
 
   private transmit(data: Buffer, local: Endpoint, remote: Endpoint): boolean {
@@ -149,7 +165,7 @@ export class IkeSocket implements Transport {
     const unspecified = local.address === "0.0.0.0" || local.address === "::";
     let s = this.sockets.get(key(local.address, local.port));
     // An address the host gained since we bound ours: bind it now (the send waits for the bind).
-    if (!s && ours && !unspecified && isLocalAddress(local.address)) s = this.socketFor(local.address, local.port);
+    if (!s && ours && !unspecified && isLocalAddress(local.address)) s = this.socketFor(local.address, local.port).socket;
     if (!s) {
       this.stats.sendErrors++;
       this.opts.onError?.(new Error(`no socket bound to ${local.address}[${local.port}]`));
@@ -170,6 +186,21 @@ export class IkeSocket implements Transport {
     } catch (e) {
       this.opts.onError?.(e as Error);
     }
+  }
+}
+
+/** A UDP socket bound to address:port whose datagrams carry `mark`. */
+function markedSocket(address: string, port: number, mark: number): number {
+  const local = new SockAddr(address, port);
+  const fd = check("socket(UDP)", sys.socket(local.version === 6 ? C.AF_INET6 : C.AF_INET, C.SOCK_DGRAM | C.SOCK_CLOEXEC, 0));
+  try {
+    check("setsockopt(SO_MARK)", sys.setsockopt(fd, C.SOL_SOCKET, C.SO_MARK, Int32Array.of(mark), 4));
+    const sa = new Uint8Array(32);
+    check(`bind(${address}[${port}])`, sys.bind(fd, sa, local.encode(sa, 0, local.version)));
+    return fd;
+  } catch (e) {
+    sys.close(fd);
+    throw e;
   }
 }
 

@@ -1,7 +1,7 @@
 // The daemon's routing when a remote traffic selector covers the peer's own address (src/daemon/routing.ts): two
 // daemons of ours, in namespaces of this file (labels rt*), driven by the CLI. A full tunnel (remote_ts =
 // 0.0.0.0/0) carries a host's traffic to the far side, the peer's own address included, while IKE and ESP-in-UDP
-// to that address bypass the TUN (rekeys prove IKE keeps working); transport mode protects the gateways' own
+// to that address bypass the TUN (their sockets carry the mark that one rule exempts; rekeys prove IKE keeps working); transport mode protects the gateways' own
 // traffic to each other, ESP over IPv4 and IPv6 and AH over IPv4, and the WAN capture (tshark) shows nothing of
 // it in the clear. The kernel's own route lookups (`ip route get`) are the oracle for where packets go. After a
 // SIGKILL the rules stay behind and a restart cleans them; after SIGTERM nothing of ours is left. Needs root.
@@ -15,12 +15,12 @@ import { agreed, ours, type TunnelEnd, type TunnelView } from "./gw/peers.js";
 import { tunnelConf, type Side } from "./gw/setup.js";
 import { ping, transfer } from "./gw/traffic.js";
 
-setupHarness(["ip", "ping", "dumpcap", "tshark"]);
+setupHarness(["ip", "ss", "ping", "dumpcap", "tshark"]);
 after(cleanup);
 
 const MIB = 1 << 20;
 const report = (s: string) => process.stdout.write(`# ${s}\n`);
-/** The defaults (DEFAULT_ROUTING): table 221, rules at 220-222, mark 221. */
+/** The defaults (DEFAULT_ROUTING): table 221, one rule at 221, mark 221. */
 const TABLE = "221";
 
 function settled(x: TunnelEnd, y: TunnelEnd, what: string, differs: (v: TunnelView) => boolean = () => true): Promise<TunnelView> {
@@ -35,7 +35,7 @@ function routeGet(ns: Netns, to: string, ...extra: string[]): string {
   return ns.ip([to.includes(":") ? "-6" : "-4", "route", "get", to, ...extra]).stdout.trim();
 }
 
-/** Our rules of one family (priorities 220-222), one line each. */
+/** Rules of one family at priorities 220-222 (ours, and an earlier version's exemptions), one line each. */
 function ourRules(ns: Netns, family: "-4" | "-6"): string[] {
   return ns.ip([family, "rule", "show"]).stdout.split("\n").filter((l) => /^22[012]:/.test(l));
 }
@@ -47,11 +47,7 @@ function ourRoutes(ns: Netns): string[] {
 
 function assertOurRulesOnce(ns: Netns): void {
   for (const f of ["-4", "-6"] as const) {
-    assert.deepEqual(ourRules(ns, f), [
-      "220:\tfrom all ipproto udp sport 500 goto 222",
-      `221:\tnot from all fwmark 0xdd lookup ${TABLE}`,
-      "222:\tfrom all nop",
-    ], `${ns.name} ${f}`);
+    assert.deepEqual(ourRules(ns, f), [`221:\tnot from all fwmark 0xdd lookup ${TABLE}`], `${ns.name} ${f}`);
   }
 }
 
@@ -102,8 +98,12 @@ describe("full tunnel: remote_ts = 0.0.0.0/0 covers the peer's own address", () 
     assert.match(routeGet(a, FB.outer), new RegExp(`^${FB.outer} dev wipfa0 table ${TABLE} src ${FA.inner} `));
     assert.match(routeGet(a, FAR), /dev wipfa0 table 221 /);
     assert.match(routeGet(a, FB.outer, "mark", "221"), new RegExp(`^${FB.outer} dev wan src ${FA.outer} mark 0xdd `));
-    assert.match(routeGet(a, FB.outer, "ipproto", "udp", "sport", "500"), new RegExp(`^${FB.outer} dev wan src ${FA.outer} `));
-    assert.match(routeGet(a, FB.outer, "ipproto", "udp", "sport", "4500"), /dev wipfa0 table 221/, "only port 500 is exempt by port");
+    assert.match(routeGet(a, FB.outer, "ipproto", "udp", "sport", "500"), /dev wipfa0 table 221/, "no port is exempt by number");
+    // What exempts IKE is the mark on the port-500 socket (and on 4500's, the ESP socket's): `ss` shows it.
+    for (const port of [500, 4500]) {
+      const socks = a.exec(["ss", "-H", "-u", "-a", "-n", "-e", `sport = :${port}`]).stdout.trim().split("\n");
+      assert.ok(socks.length > 0 && socks.every((l) => l.includes("fwmark:0xdd")), `port ${port}: ${socks.join(" | ")}`);
+    }
     assert.match(routeGet(a, HOST), /^10\.1\.0\.5 dev lan src 10\.1\.0\.1 /);
     assert.deepEqual(a.ip(["-4", "route", "show", "table", TABLE]).stdout.trim().split("\n").map((l) => l.trim()).sort(), [
       `default dev wipfa0 scope link src ${FA.inner}`,
@@ -142,10 +142,15 @@ describe("full tunnel: remote_ts = 0.0.0.0/0 covers the peer's own address", () 
     assert.equal(s.workers.decap.dropped, 0);
   });
 
-  test("SIGKILL leaves our rules and throws; a restart cleans them and adds each rule once; SIGTERM leaves nothing", async () => {
+  test("SIGKILL leaves our rule and throws; a restart cleans them (and an earlier version's rules) and adds the rule once; SIGTERM leaves nothing", async () => {
     await settled(ours(da), ours(db), "the tunnel");
     await da.kill();
-    for (const f of ["-4", "-6"] as const) assert.equal(ourRules(a, f).length, 3, `a crash leaves the rules (${f})`);
+    for (const f of ["-4", "-6"] as const) assert.equal(ourRules(a, f).length, 1, `a crash leaves the rule (${f})`);
+    // An earlier version's exemption rules, as its crash would have left them: the restart removes them too.
+    for (const f of ["-4", "-6"]) {
+      a.ip([f, "rule", "add", "priority", "220", "ipproto", "udp", "sport", "500", "goto", "222"]);
+      a.ip([f, "rule", "add", "priority", "222", "nop"]);
+    }
     assert.ok(ourRoutes(a).some((l) => l.startsWith("throw 10.1.0.0/24")), "and the throw routes (the TUN's went with the device)");
     da = await da.restart();
     assertOurRulesOnce(a);

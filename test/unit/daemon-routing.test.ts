@@ -78,13 +78,9 @@ test("throws: only local prefixes strictly inside a route's prefix; a more speci
   assert.deepEqual(plannedRoutes([], ["192.0.2.1"]), []);
 });
 
-test("rules: IKE on 500 and marked packets skip the table, as `ip rule` arguments", () => {
+test("rules: one per family, marked packets (our IKE, ESP and AH sockets') skip the table, as `ip rule` arguments", () => {
   assert.deepEqual(DEFAULT_ROUTING, { table: 221, priority: 221, fwmark: 221 });
-  assert.deepEqual(ruleSpecs({ table: 1000, priority: 100, fwmark: 0x51 }), [
-    ["priority", "99", "ipproto", "udp", "sport", "500", "goto", "101"],
-    ["priority", "100", "not", "fwmark", "81", "lookup", "1000"],
-    ["priority", "101", "nop"],
-  ]);
+  assert.deepEqual(ruleSpecs({ table: 1000, priority: 100, fwmark: 0x51 }), [["priority", "100", "not", "fwmark", "81", "lookup", "1000"]]);
 });
 
 test("route arguments: family, type, source on add only, our table", () => {
@@ -115,17 +111,16 @@ function fakeIp(fail: (args: string[]) => boolean = () => false) {
   return { calls, ip };
 }
 
+// Ours, then an earlier version's exemption rules (exactly those), then the table.
 const CLEAN = (family: string) =>
-  `${family} -force -batch - <<rule del priority 220 ipproto udp sport 500 goto 222; rule del priority 221 not fwmark 221 lookup 221; `
+  `${family} -force -batch - <<rule del priority 221 not fwmark 221 lookup 221; rule del priority 220 ipproto udp sport 500 goto 222; `
   + "rule del priority 222 nop; route flush table 221";
 
 test("PolicyRouting: leftovers cleaned before the rules go in, routes kept in line, everything removed on close", () => {
   const { calls, ip } = fakeIp();
   const logs: string[] = [];
   const pr = PolicyRouting.open(DEFAULT_ROUTING, "wip0", (m) => logs.push(m), ip);
-  const rules = (f: string) => [
-    `${f} rule add priority 220 ipproto udp sport 500 goto 222`, `${f} rule add priority 221 not fwmark 221 lookup 221`, `${f} rule add priority 222 nop`,
-  ];
+  const rules = (f: string) => [`${f} rule add priority 221 not fwmark 221 lookup 221`];
   assert.deepEqual(calls.splice(0), [CLEAN("-4"), CLEAN("-6"), ...rules("-4"), ...rules("-6")]);
 
   const dflt: Route = { prefix: "0.0.0.0/0", throw: false, src: "10.1.0.1" }, lan: Route = { prefix: "10.1.0.0/24", throw: true };
@@ -148,19 +143,16 @@ test("PolicyRouting: leftovers cleaned before the rules go in, routes kept in li
 });
 
 test("PolicyRouting: an IPv4 rule the kernel refuses fails the start and leaves nothing; IPv6 ones and failed routes are logged", () => {
-  const refused = fakeIp((a) => a.includes("ipproto") && a.includes("add"));
+  const refused = fakeIp((a) => a.includes("fwmark") && a.includes("add"));
   assert.throws(() => PolicyRouting.open(DEFAULT_ROUTING, "wip0", () => {}, refused.ip),
-    /ip -4 rule add priority 220 ipproto udp sport 500 goto 222: RTNETLINK answers: Operation not supported/);
-  assert.deepEqual(refused.calls, [CLEAN("-4"), CLEAN("-6"), "-4 rule add priority 220 ipproto udp sport 500 goto 222", CLEAN("-4"), CLEAN("-6")]);
+    /ip -4 rule add priority 221 not fwmark 221 lookup 221: RTNETLINK answers: Operation not supported/);
+  assert.deepEqual(refused.calls, [CLEAN("-4"), CLEAN("-6"), "-4 rule add priority 221 not fwmark 221 lookup 221", CLEAN("-4"), CLEAN("-6")]);
 
-  // No IPv6 in the kernel: the IPv4 rules stay, the IPv6 ones added so far are removed again, and it is said.
+  // No IPv6 in the kernel: the IPv4 rule stays, the IPv6 side is cleaned again, and it is said.
   const noV6 = fakeIp((a) => a[0] === "-6" && a.includes("not"));
   const v6logs: string[] = [];
   PolicyRouting.open(DEFAULT_ROUTING, "wip0", (m) => v6logs.push(m), noV6.ip);
-  assert.deepEqual(noV6.calls.slice(2), [
-    "-4 rule add priority 220 ipproto udp sport 500 goto 222", "-4 rule add priority 221 not fwmark 221 lookup 221", "-4 rule add priority 222 nop",
-    "-6 rule add priority 220 ipproto udp sport 500 goto 222", "-6 rule add priority 221 not fwmark 221 lookup 221", CLEAN("-6"),
-  ]);
+  assert.deepEqual(noV6.calls.slice(2), ["-4 rule add priority 221 not fwmark 221 lookup 221", "-6 rule add priority 221 not fwmark 221 lookup 221", CLEAN("-6")]);
   assert.deepEqual(v6logs, ["ip -6 rule add priority 221 not fwmark 221 lookup 221: RTNETLINK answers: Operation not supported: no IPv6 routes into wip0"]);
 
   const routeFails = fakeIp((a) => a.includes("route") && a.includes("replace"));
