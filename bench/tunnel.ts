@@ -10,7 +10,8 @@
 //         loss: an unthrottled step, then a bisection between what passed and what did not. Generator and
 //         sink are bench/lib/udp-flood.ts (paced sendmmsg() batches with sequence numbers, recvmmsg() sink
 //         counting them), not iperf3 -u, whose one syscall per datagram made the tools the ceiling;
-//         --flows N sends from N source ports (default 1), the same for every implementation and the veth;
+//         --flows N sends from N source ports (default 1) per sender, --senders S from S generator processes
+//         (default 1; each a share of the rate), the same for every implementation and the veth;
 // plus, once, the same between the two gateway namespaces over the bare veth (kernel only: what the tools
 // and the machine can do at all). While each runs, the gateways' threads are sampled from /proc (CPU %, time
 // spent waiting for a CPU, and syscr/syscw, which count read()/write()-family calls: the TUN device's), at
@@ -18,8 +19,8 @@
 // counters give packets per batch and syscalls per packet. Results: bench/results/tunnel.json.
 //
 // Options: --seconds (TCP, 5) --step (seconds per UDP step, 3) --steps (6) --length (UDP payload, 64)
-// --flows (UDP source ports, 1) --rounds (3: the order alternates, medians are reported; the machine is
-// shared) --backend (wasm) --no-perf.
+// --flows (UDP source ports per sender, 1) --senders (generator processes, 1) --rounds (3: the order
+// alternates, medians are reported; the machine is shared) --backend (wasm) --no-perf.
 //
 // Everything shares the machine's cores with the traffic tools and the kernel (and whoever else runs: load averages
 // are recorded), so compare the two implementations within a run, never against other runs' figures.
@@ -92,7 +93,7 @@ function threads(pid: number): Map<number, ThreadSample> {
 }
 
 const SYSCALLS = ["read", "write", "readv", "writev", "poll", "ppoll", "select", "pselect6", "epoll_wait", "recvmmsg", "sendmmsg",
-  "recvmsg", "sendmsg", "recvfrom", "sendto", "futex"];
+  "recvmsg", "sendmsg", "recvfrom", "sendto", "futex", "io_uring_enter"];
 const PERF = (() => { try { execFileSync("perf", ["--version"], { stdio: "ignore" }); return true; } catch { return false; } })();
 
 /** Samples the threads of `pids` (and, with perf, counts their syscalls) while `during` runs. perf is started
@@ -228,7 +229,7 @@ async function startStrongswan(topo: Topology): Promise<Gateways> {
 
 // ------------------------------------------------------------------------------------------ measuring
 
-interface Options { seconds: number; step: number; steps: number; length: number; flows: number; rounds: number; perf: boolean }
+interface Options { seconds: number; step: number; steps: number; length: number; flows: number; senders: number; rounds: number; perf: boolean }
 
 /** Our daemons' worker counters (gateway A, B) before and after a step. */
 interface Counters { before: GatewayStats[]; after: GatewayStats[] }
@@ -261,8 +262,8 @@ const lastJson = <T>(text: string): T => JSON.parse(text.trim().split("\n").pop(
 async function udpStep(client: Netns, server: Netns, address: string, dir: string, o: Options, pps: number | "max",
   gws?: Gateways): Promise<UdpStep> {
   const run = String(randomBytes(4).readUInt32BE()), log = join(dir, `udp-sink-${Date.now()}.log`);
-  const common = ["--port", String(UDP_PORT), "--run", run, "--flows", String(o.flows)];
-  const sink = server.spawn([process.execPath, FLOOD_JS, "sink", "--bind", address, ...common], { logFile: log });
+  const common = ["--port", String(UDP_PORT), "--run", run];
+  const sink = server.spawn([process.execPath, FLOOD_JS, "sink", "--bind", address, ...common, "--flows", String(o.flows * o.senders)], { logFile: log });
   let sent: SendResult, before: number | undefined, after: number | undefined;
   try {
     await waitUntil("UDP sink", 10_000, () => {
@@ -270,10 +271,20 @@ async function udpStep(client: Netns, server: Netns, address: string, dir: strin
       return existsSync(log) && readFileSync(log, "utf8").includes("ready") ? true : undefined;
     }, 20);
     before = await gws?.decapsulated();
-    const r = await client.execAsync([process.execPath, FLOOD_JS, "send", "--to", address, ...common, "--length", String(o.length),
-      "--pps", pps === "max" ? "0" : String(Math.round(pps)), "--seconds", String(o.step)], { timeoutMs: 60_000 + o.step * 1000, check: false });
-    if (r.code !== 0) throw new Error(`UDP generator: ${r.stdout.slice(-400)} ${r.stderr}`);
-    sent = lastJson<SendResult>(r.stdout);
+    // Each sender a share of the rate, with flows of its own; together they are one offered load.
+    const results = await Promise.all(Array.from({ length: o.senders }, async (_, k) => {
+      const r = await client.execAsync([process.execPath, FLOOD_JS, "send", "--to", address, ...common, "--length", String(o.length),
+        "--flows", String(o.flows), "--first-flow", String(k * o.flows),
+        "--pps", pps === "max" ? "0" : String(Math.max(1, Math.round(pps / o.senders))), "--seconds", String(o.step)],
+      { timeoutMs: 60_000 + o.step * 1000, check: false });
+      if (r.code !== 0) throw new Error(`UDP generator: ${r.stdout.slice(-400)} ${r.stderr}`);
+      return lastJson<SendResult>(r.stdout);
+    }));
+    sent = {
+      sent: results.reduce((n, r) => n + r.sent, 0), seconds: Math.max(...results.map((r) => r.seconds)),
+      sendmmsgCalls: results.reduce((n, r) => n + r.sendmmsgCalls, 0), errors: results.reduce((n, r) => n + r.errors, 0),
+      lastErrno: results.map((r) => r.lastErrno).filter(Boolean).join(","),
+    };
     await new Promise((res) => setTimeout(res, 300)); // what is still queued on the way arrives
     after = await gws?.decapsulated();
   } finally {
@@ -357,7 +368,8 @@ function ourProfile(m: Measurement): Record<string, number> | undefined {
   const out: Record<string, number> = {
     encapPackets: read, encapSent: sent, decapReceived: received, decapWritten: written,
     encapThreadCpuPct: encapT?.cpuPct ?? 0, decapThreadCpuPct: decapT?.cpuPct ?? 0,
-    tunReadsPerPacket: encapT && read ? encapT.syscr / read : 0, tunWritesPerPacket: decapT && written ? decapT.syscw / written : 0,
+    // TUN reads are readv() (counted in syscr) or io_uring submissions of up to a batch of reads each.
+    tunReadsPerPacket: encapT && read ? (encapT.syscr + (encap.tun.batchedReads ?? 0) - (encap0.tun.batchedReads ?? 0)) / read : 0, tunWritesPerPacket: decapT && written ? decapT.syscw / written : 0,
   };
   if (encapT?.syscalls) {
     const s = encapT.syscalls;
@@ -399,7 +411,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       seconds: { type: "string", default: "5" }, step: { type: "string", default: "3" }, steps: { type: "string", default: "6" },
-      length: { type: "string", default: "64" }, flows: { type: "string", default: "1" }, backend: { type: "string", default: "wasm" }, "no-perf": { type: "boolean", default: false },
+      length: { type: "string", default: "64" }, flows: { type: "string", default: "1" }, senders: { type: "string", default: "1" }, backend: { type: "string", default: "wasm" }, "no-perf": { type: "boolean", default: false },
       rounds: { type: "string", default: "3" },
     },
   });
@@ -410,7 +422,7 @@ async function main(): Promise<void> {
   };
   const o: Options = {
     seconds: num("seconds", values.seconds, 1, 600), step: num("step", values.step, 1, 60), steps: num("steps", values.steps, 1, 20),
-    length: num("length", values.length, 20, 1400), flows: num("flows", values.flows, 1, 64), rounds: num("rounds", values.rounds, 1, 20), perf: PERF && !values["no-perf"],
+    length: num("length", values.length, 20, 1400), flows: num("flows", values.flows, 1, 64), senders: num("senders", values.senders, 1, 8), rounds: num("rounds", values.rounds, 1, 20), perf: PERF && !values["no-perf"],
   };
   const backend = values.backend as BackendName;
   if (!BACKEND_NAMES.includes(backend)) throw new Error(`--backend must be one of ${BACKEND_NAMES.join(", ")}`);
@@ -420,7 +432,8 @@ async function main(): Promise<void> {
   }
   installProcessHooks();
   const load0 = loadavg();
-  console.log(`tunnel bench: TCP ${o.seconds} s (iperf3); UDP ${o.length}-byte payloads, ${o.flows} flow(s), ${o.steps} steps of ${o.step} s, ` +
+  if (o.flows * o.senders > 64) throw new Error("--flows × --senders must be at most 64");
+  console.log(`tunnel bench: TCP ${o.seconds} s (iperf3); UDP ${o.length}-byte payloads, ${o.senders} sender(s) × ${o.flows} flow(s), ${o.steps} steps of ${o.step} s, ` +
     `loss limit ${LOSS_LIMIT} % (${GENERATOR}); ` +
     `crypto backend ${backend}; load average ${load0.map((x) => x.toFixed(1)).join(" ")} on ${availableParallelism()} CPUs` +
     (o.perf ? "; perf counts syscalls" : ""));
@@ -475,7 +488,7 @@ async function main(): Promise<void> {
   console.log(`  wasm-ipsec / strongSwan: TCP ${ratios.tcp.toFixed(2)}× (target ≥ 3×), lossless UDP rate ${ratios.udpLossless.toFixed(2)}× (target ≥ 8×)`);
   if (profile) {
     console.log(`  wasm-ipsec workers at the unthrottled UDP step (last round): encap thread ${profile.encapThreadCpuPct.toFixed(0)}% CPU, ` +
-      `${profile.tunReadsPerPacket.toFixed(2)} TUN reads/packet` +
+      `${profile.tunReadsPerPacket.toFixed(3)} TUN read calls/packet (readv or io_uring_enter)` +
       (profile.encapPacketsPerSendmmsg !== undefined ? `, ${profile.encapPacketsPerSendmmsg.toFixed(1)} packets/sendmmsg, ${profile.encapPollsPerPacket!.toFixed(3)} polls/packet` : "") +
       `; decap thread ${profile.decapThreadCpuPct.toFixed(0)}% CPU, ${profile.tunWritesPerPacket.toFixed(2)} TUN writes/packet` +
       (profile.decapPacketsPerRecvmmsg !== undefined ? `, ${profile.decapPacketsPerRecvmmsg.toFixed(1)} packets/recvmmsg, ${profile.decapPollsPerPacket!.toFixed(3)} polls/packet` : ""));

@@ -4,8 +4,9 @@
 //
 //   node udp-flood.js sink --bind ADDR --port P --run ID [--flows F]
 //       counts until SIGTERM/SIGINT, then prints one JSON line (SinkResult) and exits;
-//   node udp-flood.js send --to ADDR --port P --run ID --pps N|0 --seconds S [--length L] [--flows F]
-//       sends for S seconds (--pps 0: as fast as it can), then prints one JSON line (SendResult).
+//   node udp-flood.js send --to ADDR --port P --run ID --pps N|0 --seconds S [--length L] [--flows F] [--first-flow K]
+//       sends for S seconds (--pps 0: as fast as it can), then prints one JSON line (SendResult); its flows are
+//       numbered K..K+F-1, so that several senders (processes: one thread each) can feed one sink.
 //
 // The sender's datagrams go out with sendmmsg() in batches from rings allocated once; it paces by sleeping
 // (clock_nanosleep, absolute CLOCK_MONOTONIC deadlines, so no drift) before each batch, a batch being
@@ -174,7 +175,7 @@ class Sleeper {
   }
 }
 
-export interface SendOptions { to: string; port: number; run: number; pps: number; seconds: number; length: number; flows: number }
+export interface SendOptions { to: string; port: number; run: number; pps: number; seconds: number; length: number; flows: number; firstFlow?: number }
 
 /** Batch size for a target rate: ~BATCH_NS worth, 1..RING datagrams (RING when unpaced). */
 export function batchFor(pps: number): number {
@@ -189,7 +190,7 @@ export function send(o: SendOptions): SendResult {
     const fd = udpSocket(dst.version === 6 ? C.AF_INET6 : C.AF_INET);
     check(`connect(${dst})`, connect(fd, sa, saLen) as number);
     const ring = new MsgRing(RING, o.length);
-    for (let i = 0; i < RING; i++) writeProbe(ring.view, i * SLOT, o.run, f, 0);
+    for (let i = 0; i < RING; i++) writeProbe(ring.view, i * SLOT, o.run, (o.firstFlow ?? 0) + f, 0);
     return { fd, ring, seq: 0, entries: ring.block.ptr };
   });
   const sleeper = new Sleeper();
@@ -275,7 +276,7 @@ async function main(): Promise<void> {
     options: {
       to: { type: "string" }, bind: { type: "string" }, port: { type: "string", default: "5201" }, run: { type: "string" },
       pps: { type: "string", default: "0" }, seconds: { type: "string", default: "3" }, length: { type: "string", default: "64" },
-      flows: { type: "string", default: "1" }, "receive-buffer": { type: "string", default: String(4 << 20) },
+      flows: { type: "string", default: "1" }, "first-flow": { type: "string", default: "0" }, "receive-buffer": { type: "string", default: String(4 << 20) },
     },
   });
   const num = (name: string, v: string | undefined, min: number, max: number) => {
@@ -288,7 +289,8 @@ async function main(): Promise<void> {
   if (positionals[0] === "send") {
     if (!values.to) throw new Error("send needs --to");
     const length = num("length", values.length, PROBE_HEADER, SLOT);
-    const r = send({ to: values.to, port, run, pps: num("pps", values.pps, 0, 1e8), seconds: num("seconds", values.seconds, 0.1, 600), length, flows });
+    const firstFlow = num("first-flow", values["first-flow"], 0, MAX_FLOWS - flows);
+    const r = send({ to: values.to, port, run, pps: num("pps", values.pps, 0, 1e8), seconds: num("seconds", values.seconds, 0.1, 600), length, flows, firstFlow });
     console.log(JSON.stringify(r));
   } else if (positionals[0] === "sink") {
     if (!values.bind) throw new Error("sink needs --bind");
