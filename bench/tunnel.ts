@@ -477,15 +477,20 @@ async function main(): Promise<void> {
   const median = (xs: number[]) => { const v = [...xs].sort((x, y) => x - y), h = v.length >> 1; return v.length % 2 ? v[h] : (v[h - 1] + v[h]) / 2; };
   const summary = Object.fromEntries(["wasm-ipsec", "strongSwan"].map((n) => [n, {
     tcpMbits: median(results[n].map((m) => m.tcp.mbits)), udpLosslessPps: median(results[n].map((m) => m.udp.losslessPps)),
+    // Rounds in which the unthrottled step already had < 0.1 % loss: the generator, not the tunnel, was the
+    // limit, and the lossless rate is a lower bound of what the tunnel carries.
+    udpGeneratorBoundRounds: results[n].filter((m) => m.udp.steps[0].lossPct < LOSS_LIMIT).length,
   }]));
   const ours = summary["wasm-ipsec"], theirs = summary.strongSwan;
   const ratios = { tcp: ours.tcpMbits / theirs.tcpMbits, udpLossless: ours.udpLosslessPps / theirs.udpLosslessPps };
   const profile = ourProfile(results["wasm-ipsec"][results["wasm-ipsec"].length - 1]);
   console.log(`\n${o.rounds > 1 ? `medians of ${o.rounds} rounds` : "summary"}:`);
   for (const [n, v] of Object.entries(summary)) {
-    console.log(`  ${n.padEnd(11)} TCP ${v.tcpMbits.toFixed(0).padStart(5)} Mbit/s   ${o.length}-byte UDP with < ${LOSS_LIMIT} % loss ${k(v.udpLosslessPps).padStart(7)} pps`);
+    const bound = v.udpGeneratorBoundRounds > 0 ? ` (lossless at the generator's highest rate in ${v.udpGeneratorBoundRounds} of ${o.rounds}: at least this)` : "";
+    console.log(`  ${n.padEnd(11)} TCP ${v.tcpMbits.toFixed(0).padStart(5)} Mbit/s   ${o.length}-byte UDP with < ${LOSS_LIMIT} % loss ${k(v.udpLosslessPps).padStart(7)} pps${bound}`);
   }
-  console.log(`  wasm-ipsec / strongSwan: TCP ${ratios.tcp.toFixed(2)}× (target ≥ 3×), lossless UDP rate ${ratios.udpLossless.toFixed(2)}× (target ≥ 8×)`);
+  const lowerBound = ours.udpGeneratorBoundRounds * 2 > o.rounds && theirs.udpGeneratorBoundRounds === 0 ? ", a lower bound" : "";
+  console.log(`  wasm-ipsec / strongSwan: TCP ${ratios.tcp.toFixed(2)}× (target ≥ 3×), lossless UDP rate ${ratios.udpLossless.toFixed(2)}×${lowerBound} (target ≥ 8×)`);
   if (profile) {
     console.log(`  wasm-ipsec workers at the unthrottled UDP step (last round): encap thread ${profile.encapThreadCpuPct.toFixed(0)}% CPU, ` +
       `${profile.tunReadsPerPacket.toFixed(3)} TUN read calls/packet (readv or io_uring_enter)` +
