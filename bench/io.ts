@@ -2,11 +2,13 @@
 // Two network namespaces joined by a veth pair; a worker thread generates traffic while the main thread
 // measures, each phase for --seconds:
 //   udp        worker: sendBatch (sendmmsg, 64 per batch) in A → main: recvBatch (recvmmsg) in B
-//   tun-read   worker: sendBatch in A to an address routed into the TUN → main: readBatch from the TUN
+//   tun-read   worker: sendBatch in A to an address routed into the TUN → main: readBatch from the TUN, through
+//              io_uring (the default) and through readv() alone; with the reading thread's CPU time per packet
 //   tun-write  main: write() of prebuilt IPv4/UDP packets into the TUN (to a socket that is never read)
 // Sizes are ESP datagram sizes (UDP payload); TUN packets carry that plus 28 bytes of IPv4/UDP headers.
 // Last, three ways of passing koffi a pointer into the shared WASM memory (read() calls/s, scavenges).
 import { isMainThread, parentPort, workerData, Worker } from "node:worker_threads";
+import { readFileSync } from "node:fs";
 import { once } from "node:events";
 import { parseArgs } from "node:util";
 import { PerformanceObserver, constants as perf } from "node:perf_hooks";
@@ -57,6 +59,13 @@ async function withSender<T>(job: Omit<Job, "stop">, measure: () => T): Promise<
   return { sendRate, result };
 }
 
+/** CPU seconds (user + system) this process's main thread has used: its /proc stat, in clock ticks. */
+function mainThreadCpu(): number {
+  const f = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8");
+  const fields = f.slice(f.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime (USER_HZ = 100 on Linux)
+}
+
 function pps(n: number, seconds: number): string { return `${(n / seconds / 1000).toFixed(0).padStart(6)}k pps`; }
 
 async function main(): Promise<void> {
@@ -72,6 +81,7 @@ async function main(): Promise<void> {
   const sa = dp.sadb.install({ spi: 0x1234, direction: "out", mode: "tunnel", key, salt, remote: { address: ADDR.b4, port: 4500 } });
   const rxSock = withNetns(topo.b, () => UdpSocket.open(dp, { port: 4500, receiveBuffer: 8 << 20 }));
   const tun = Tun.open(dp, { netns: topo.a, mtu: 1500, addresses: [`${ADDR.tun4}/32`], routes: [ADDR.tunNet4] });
+  const plain = Tun.adopt(dp, tun.handle, { uring: false });
   const sink = withNetns(topo.a, () => UdpSocket.open(dp, { address: ADDR.tun4, port: 9 }));
   const batch = dp.batch(BATCH);
   // Scavenges (young-generation GCs: what per-packet allocation would cause) on the measuring thread;
@@ -96,9 +106,17 @@ async function main(): Promise<void> {
       const udp = await withSender({ handle: dp.handle, ns: topo.a, sa, size }, () => timed(() => rxSock.recvBatch(batch, 100)));
       console.log(`udp        ${String(size).padStart(4)} B  send ${pps(udp.sendRate, 1)}   recv ${pps(udp.result, seconds)}   ${await gcsInLoop()}`);
 
-      const read = await withSender({ handle: dp.handle, ns: topo.a, sa, size, to: { address: ADDR.remote4, port: 9 } },
-        () => timed(() => tun.readBatch(batch, 100)));
-      console.log(`tun-read   ${String(size + 28).padStart(4)} B  send ${pps(read.sendRate, 1)}   read ${pps(read.result, seconds)}   ${await gcsInLoop()}`);
+      for (const [how, reader] of [["io_uring", tun], ["readv", plain]] as const) {
+        let cpu = 0;
+        const read = await withSender({ handle: dp.handle, ns: topo.a, sa, size, to: { address: ADDR.remote4, port: 9 } }, () => {
+          const c0 = mainThreadCpu();
+          const n = timed(() => reader.readBatch(batch, 100));
+          cpu = mainThreadCpu() - c0;
+          return n;
+        });
+        console.log(`tun-read   ${String(size + 28).padStart(4)} B  send ${pps(read.sendRate, 1)}   read ${pps(read.result, seconds)}  ` +
+          `${(cpu / Math.max(1, read.result) * 1e9).toFixed(0).padStart(5)} ns CPU/packet (${how})   ${await gcsInLoop()}`);
+      }
 
       batch.clear();
       for (let i = 0; i < BATCH; i++) batch.push(ipv4Packet({ src: ADDR.remote4, dst: ADDR.tun4, dport: 9, payloadLen: size }));
@@ -124,6 +142,7 @@ async function main(): Promise<void> {
   } finally {
     rxSock.close();
     sink.close();
+    plain.close();
     tun.close();
     topo.destroy();
   }

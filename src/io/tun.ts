@@ -161,7 +161,7 @@ export class Tun {
       let n: number;
       if (uring) {
         const want = Math.min(ring.burst, batch.capacity - i);
-        const got = uring.submit(this.fd, want, (j) => this.memBase + ring.staging + j * ring.stride, ring.stride);
+        const got = uring.submit(this.fd, want, this.memBase + ring.staging, ring.stride, ring.stride);
         st.batchedReads++;
         ring.next = 0;
         ring.count = want;

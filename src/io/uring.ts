@@ -94,10 +94,10 @@ export class ReadRing {
   }
 
   /**
-   * Read from `fd` into count buffers (request j: `length` bytes at address(j)) and wait for all of them;
-   * results[j] says what each got. Returns how many read something.
+   * Read from `fd` into count buffers (request j: `length` bytes at base + j * stride) and wait for all of
+   * them; results[j] says what each got. Returns how many read something.
    */
-  submit(fd: number, count: number, address: (j: number) => number, length: number): number {
+  submit(fd: number, count: number, base: number, stride: number, length: number): number {
     if (count < 1 || count > this.entries) throw new RangeError(`1..${this.entries} requests per submit, got ${count}`);
     const q = this.sqes;
     for (let j = 0; j < count; j++) {
@@ -105,7 +105,7 @@ export class ReadRing {
       q.fill(0, e, e + (SQE_SIZE >> 2));
       q[e] = OP_READ;          // opcode; flags and ioprio 0
       q[e + 1] = fd;
-      putPointer(q, (e + 4) << 2, address(j)); // addr (the offset, at 8, stays 0: a device ignores it)
+      putPointer(q, (e + 4) << 2, base + j * stride); // addr (the offset, at 8, stays 0: a device ignores it)
       q[e + 6] = length;
       q[e + 7] = this.rwFlags;
       q[e + 8] = j;            // user_data
@@ -134,7 +134,7 @@ export class ReadRing {
     }
     if (this.rwFlags !== 0 && this.results[0] === -E.EOPNOTSUPP) {
       this.rwFlags = 0;
-      return this.submit(fd, count, address, length);
+      return this.submit(fd, count, base, stride, length);
     }
     return got;
   }

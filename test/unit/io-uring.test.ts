@@ -29,7 +29,6 @@ async function send(port: number, messages: Buffer[]): Promise<void> {
   await new Promise((r) => setTimeout(r, 50)); // loopback delivers at once; leave it a moment anyway
 }
 
-const address = (j: number) => buffers.address + j * 256;
 
 test("this kernel has a usable io_uring (5.18+, not disabled): the gateway's TUN reads depend on it", () => {
   assert.ok(ring, "ReadRing.open returned undefined");
@@ -41,10 +40,10 @@ test("queued datagrams come one per request, in order; the requests beyond them 
   try {
     const msgs = Array.from({ length: 5 }, (_, i) => randomBytes(20 + i * 37));
     await send(s.port, msgs);
-    assert.equal(ring!.submit(s.fd, 8, address, 256), 5);
+    assert.equal(ring!.submit(s.fd, 8, buffers.address, 256, 256), 5);
     assert.deepEqual(Array.from(ring!.results), [...msgs.map((m) => m.length), -E.EAGAIN, -E.EAGAIN, -E.EAGAIN]);
     msgs.forEach((m, j) => assert.deepEqual(Buffer.from(buffers.u8.subarray(j * 256, j * 256 + m.length)), m));
-    assert.equal(ring!.submit(s.fd, 3, address, 256), 0, "nothing left: no request waits");
+    assert.equal(ring!.submit(s.fd, 3, buffers.address, 256, 256), 0, "nothing left: no request waits");
     assert.deepEqual(Array.from(ring!.results.subarray(0, 3)), [-E.EAGAIN, -E.EAGAIN, -E.EAGAIN]);
   } finally {
     sys.close(s.fd);
@@ -56,7 +55,7 @@ test("a datagram longer than its buffer is cut to it (the TUN reader sizes buffe
   try {
     const big = randomBytes(600);
     await send(s.port, [big]);
-    assert.equal(ring!.submit(s.fd, 1, address, 256), 1);
+    assert.equal(ring!.submit(s.fd, 1, buffers.address, 256, 256), 1);
     assert.equal(ring!.results[0], 256);
     assert.deepEqual(Buffer.from(buffers.u8.subarray(0, 256)), big.subarray(0, 256));
   } finally {
@@ -65,17 +64,17 @@ test("a datagram longer than its buffer is cut to it (the TUN reader sizes buffe
 });
 
 test("a bad descriptor fails each request with -EBADF; the ring goes on working; counts are checked", async () => {
-  assert.equal(ring!.submit(1_000_000, 4, address, 256), 0);
+  assert.equal(ring!.submit(1_000_000, 4, buffers.address, 256, 256), 0);
   assert.deepEqual(Array.from(ring!.results.subarray(0, 4)), [-E.EBADF, -E.EBADF, -E.EBADF, -E.EBADF]);
   const s = socket();
   try {
     await send(s.port, [Buffer.from("after")]);
-    assert.equal(ring!.submit(s.fd, 2, address, 256), 1);
+    assert.equal(ring!.submit(s.fd, 2, buffers.address, 256, 256), 1);
     assert.equal(Buffer.from(buffers.u8.subarray(0, 5)).toString(), "after");
   } finally {
     sys.close(s.fd);
   }
-  assert.throws(() => ring!.submit(0, 9, address, 256), RangeError);
-  assert.throws(() => ring!.submit(0, 0, address, 256), RangeError);
+  assert.throws(() => ring!.submit(0, 9, buffers.address, 256, 256), RangeError);
+  assert.throws(() => ring!.submit(0, 0, buffers.address, 256, 256), RangeError);
   assert.throws(() => ReadRing.open(0), RangeError);
 });
