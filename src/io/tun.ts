@@ -154,6 +154,7 @@ export class Tun {
     const st = this.stats;
     const uring = ring.uring && ring.plain === 0 ? ring.uring : undefined;
     if (ring.plain > 0) ring.plain--;
+    const supers = st.superPackets;
     let i = 0, waited = false;
     while (i < batch.capacity) {
       if (reader.pending) { i += reader.resume(i); continue; }
@@ -186,6 +187,7 @@ export class Tun {
     }
     batch.count = i;
     st.received += i;
+    if (st.superPackets !== supers) ring.plain = PLAIN_AFTER_SUPER; // TCP: its reads batch by themselves
     return i;
   }
 
@@ -204,10 +206,7 @@ export class Tun {
       if (n <= h) { this.stats.malformed++; continue; }
       const src = ring.staging + j * ring.stride, len = n - h;
       copy(batch.slotOffset(i) - h, src, h + Math.min(len, max));
-      if (len > max) {
-        copy(reader.overflow, src + h + max, len - max); // a super-packet: where the segmenter expects the rest
-        ring.plain = PLAIN_AFTER_SUPER;
-      }
+      if (len > max) copy(reader.overflow, src + h + max, len - max); // a super-packet: where the segmenter expects the rest
       i += reader.accept(i, len);
     }
     return i;
