@@ -9,7 +9,7 @@ import type { Transport } from "../ike/engine.js";
 import type { Endpoint } from "../ike/nat.js";
 import { addNonEspMarker, classifyPort4500, stripNonEspMarker } from "../ike/wire/index.js";
 import { formatAddress, parseAddress } from "../dataplane/selectors.js";
-import { sys, C, check } from "./libc.js";
+import { bindUdp } from "./udp.js";
 import { SockAddr } from "./sockaddr.js";
 
 /** What receives IKE datagrams: IkeEngine.receive. */
@@ -146,7 +146,7 @@ export class IkeSocket implements Transport {
       s.bind({ address, port, exclusive: true });
     } else {
       try {
-        s.bind({ fd: markedSocket(address, port, this.opts.mark), exclusive: true });
+        s.bind({ fd: bindUdp(new SockAddr(address, port), { mark: this.opts.mark, gro: false }).fd, exclusive: true });
       } catch (e) {
         process.nextTick(() => s.emit("error", e)); // as node:dgram reports a failed bind
       }
@@ -186,21 +186,6 @@ export class IkeSocket implements Transport {
     } catch (e) {
       this.opts.onError?.(e as Error);
     }
-  }
-}
-
-/** A UDP socket bound to address:port whose datagrams carry `mark`. */
-function markedSocket(address: string, port: number, mark: number): number {
-  const local = new SockAddr(address, port);
-  const fd = check("socket(UDP)", sys.socket(local.version === 6 ? C.AF_INET6 : C.AF_INET, C.SOCK_DGRAM | C.SOCK_CLOEXEC, 0));
-  try {
-    check("setsockopt(SO_MARK)", sys.setsockopt(fd, C.SOL_SOCKET, C.SO_MARK, Int32Array.of(mark), 4));
-    const sa = new Uint8Array(32);
-    check(`bind(${address}[${port}])`, sys.bind(fd, sa, local.encode(sa, 0, local.version)));
-    return fd;
-  } catch (e) {
-    sys.close(fd);
-    throw e;
   }
 }
 

@@ -17,7 +17,7 @@ import { constant } from "../dataplane/wasm.js";
 import { sys, C, E, errno, SysError, NativeBlock, putPointer, memoryAddress, LAYOUT } from "./libc.js";
 import { withNetns } from "./netns.js";
 import { Poller, Wait, type Wakeup } from "./wakeup.js";
-import { ReadRing as ReadUring } from "./uring.js";
+import { UringReader } from "./uring.js";
 
 export interface TunOptions {
   /** Interface name, at most 15 bytes; a "%d" lets the kernel number it. Default "wipsec%d". */
@@ -68,7 +68,7 @@ const { IOV_SIZE, IOV_BASE, IOV_LEN } = LAYOUT;
  *  reads the next submit asks for, and how many more batches use readv() (after a super-packet). */
 interface ReadRing {
   reader: TsoReader; iovs: NativeBlock; addrs: bigint[];
-  uring?: ReadUring; staging: number; stride: number; next: number; count: number; burst: number; plain: number;
+  uring?: UringReader; staging: number; stride: number; next: number; count: number; burst: number; plain: number;
 }
 
 /** Reads a submit asks for at least (it asks for twice what the last one got, up to the batch). */
@@ -277,7 +277,7 @@ export class Tun {
         reader, iovs, addrs: Array.from({ length: batch.capacity }, (_, i) => iovs.at(i * 2 * IOV_SIZE)),
         staging: 0, stride: 0, next: 0, count: 0, burst: MIN_BURST, plain: 0,
       };
-      if (this.useUring) r.uring = ReadUring.open(batch.capacity);
+      if (this.useUring) r.uring = UringReader.open(batch.capacity);
       if (r.uring) {
         r.stride = Math.ceil((h + batch.maxPacket + OVERFLOW_BYTES) / 64) * 64;
         r.staging = this.dp.allocate(r.uring.entries * r.stride);

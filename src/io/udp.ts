@@ -64,6 +64,39 @@ export interface UdpStats {
   lastErrno: number;
 }
 
+/** What is set on a UDP socket before it is bound (see UdpOptions). */
+export type UdpSetup = Pick<UdpOptions, "reusePort" | "mark" | "receiveBuffer" | "sendBuffer" | "gro">;
+
+/**
+ * A UDP socket bound to `local` with `o` set, and whether UDP_GRO took. Blocking: the batched receives pass
+ * MSG_DONTWAIT and wait in poll() (wakeable), and a send that finds the send buffer full blocks briefly, which
+ * is the back-pressure we want. Also the IKE sockets' (ike-socket.ts), for SO_MARK. Closed again on failure.
+ */
+export function bindUdp(local: SockAddr, o: UdpSetup): { fd: number; gro: boolean } {
+  const fd = check("socket(UDP)", sys.socket(local.version === 6 ? C.AF_INET6 : C.AF_INET, C.SOCK_DGRAM | C.SOCK_CLOEXEC, 0));
+  try {
+    const opt = (level: number, name: number, value: number, what: string) =>
+      check(`setsockopt(${what})`, sys.setsockopt(fd, level, name, Int32Array.of(value), 4));
+    if (local.version === 6) opt(C.IPPROTO_IPV6, C.IPV6_V6ONLY, local.address === "::" ? 0 : 1, "IPV6_V6ONLY");
+    if (o.reusePort) opt(C.SOL_SOCKET, C.SO_REUSEPORT, 1, "SO_REUSEPORT");
+    if (o.mark !== undefined) opt(C.SOL_SOCKET, C.SO_MARK, o.mark, "SO_MARK");
+    // The FORCE options need CAP_NET_ADMIN; without it the capped ones still give what the sysctl allows.
+    const buffer = (force: number, plain: number, bytes: number, what: string) => {
+      if ((sys.setsockopt(fd, C.SOL_SOCKET, force, Int32Array.of(bytes), 4) as number) < 0) opt(C.SOL_SOCKET, plain, bytes, what);
+    };
+    if (o.receiveBuffer) buffer(C.SO_RCVBUFFORCE, C.SO_RCVBUF, o.receiveBuffer, "SO_RCVBUF");
+    if (o.sendBuffer) buffer(C.SO_SNDBUFFORCE, C.SO_SNDBUF, o.sendBuffer, "SO_SNDBUF");
+    // An older kernel (before 5.0) refuses UDP_GRO: then every datagram is received on its own.
+    const gro = (o.gro ?? true) && (sys.setsockopt(fd, C.SOL_UDP, C.UDP_GRO, Int32Array.of(1), 4) as number) === 0;
+    const sa = new Uint8Array(SOCKADDR_SIZE);
+    check(`bind(${local})`, sys.bind(fd, sa, local.encode(sa, 0, local.version)));
+    return { fd, gro };
+  } catch (e) {
+    sys.close(fd);
+    throw e;
+  }
+}
+
 /** Where sendBatch() sends each packet: its SA's remote endpoint, one peer, or a per-packet choice. */
 export type Destination = "sa" | SockAddr | ((i: number) => SockAddr | null);
 
@@ -191,27 +224,9 @@ export class UdpSocket {
     if (opts.sendRing !== undefined && !(Number.isInteger(opts.sendRing) && opts.sendRing >= 1)) {
       throw new RangeError(`sendRing must be an integer ≥ 1, got ${opts.sendRing}`);
     }
-    const family = local.version === 6 ? C.AF_INET6 : C.AF_INET;
-    // Blocking socket: receives pass MSG_DONTWAIT and wait in poll() (wakeable); a send that finds the
-    // send buffer full blocks briefly, which is the back-pressure we want.
-    const fd = check("socket(UDP)", sys.socket(family, C.SOCK_DGRAM | C.SOCK_CLOEXEC, 0));
+    const { fd, gro } = bindUdp(local, opts);
     try {
-      const opt = (level: number, name: number, value: number, what: string) =>
-        check(`setsockopt(${what})`, sys.setsockopt(fd, level, name, Int32Array.of(value), 4));
-      if (local.version === 6) opt(C.IPPROTO_IPV6, C.IPV6_V6ONLY, local.address === "::" ? 0 : 1, "IPV6_V6ONLY");
-      if (opts.reusePort) opt(C.SOL_SOCKET, C.SO_REUSEPORT, 1, "SO_REUSEPORT");
-      if (opts.mark !== undefined) opt(C.SOL_SOCKET, C.SO_MARK, opts.mark, "SO_MARK");
-      // The FORCE options need CAP_NET_ADMIN; without it the capped ones still give what the sysctl allows.
-      const buffer = (force: number, plain: number, bytes: number, what: string) => {
-        if ((sys.setsockopt(fd, C.SOL_SOCKET, force, Int32Array.of(bytes), 4) as number) < 0) opt(C.SOL_SOCKET, plain, bytes, what);
-      };
-      if (opts.receiveBuffer) buffer(C.SO_RCVBUFFORCE, C.SO_RCVBUF, opts.receiveBuffer, "SO_RCVBUF");
-      if (opts.sendBuffer) buffer(C.SO_SNDBUFFORCE, C.SO_SNDBUF, opts.sendBuffer, "SO_SNDBUF");
-      // An older kernel (before 5.0) refuses UDP_GRO: then every datagram is received on its own.
-      const gro = (opts.gro ?? true) && (sys.setsockopt(fd, C.SOL_UDP, C.UDP_GRO, Int32Array.of(1), 4) as number) === 0;
       const sa = new Uint8Array(SOCKADDR_SIZE);
-      const len = local.encode(sa, 0, local.version);
-      check(`bind(${local})`, sys.bind(fd, sa, len));
       const lenBox = Uint32Array.of(SOCKADDR_SIZE);
       check("getsockname", sys.getsockname(fd, sa, lenBox));
       return new UdpSocket(dp, fd, local.version, SockAddr.decode(sa, 0).port, opts, gro);

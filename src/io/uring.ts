@@ -35,7 +35,7 @@ function map(fd: number, size: number, offset: number): Mapping {
   return { ptr, size };
 }
 
-export class ReadRing {
+export class UringReader {
   /** Result of request j of the last submit(): bytes read, or -errno (-EAGAIN: nothing was there). */
   readonly results: Int32Array;
   private readonly sqes: Uint32Array;
@@ -74,7 +74,7 @@ export class ReadRing {
 
   /** A ring for up to `entries` requests per submit(), or undefined if this kernel has no usable io_uring
    *  (older than 5.18, or io_uring disabled: kernel.io_uring_disabled, a seccomp filter). */
-  static open(entries: number): ReadRing | undefined {
+  static open(entries: number): UringReader | undefined {
     if (!Number.isInteger(entries) || entries < 1 || entries > 4096) throw new RangeError(`io_uring entries must be 1..4096, got ${entries}`);
     const params = new Uint32Array(30);
     params[P_FLAGS >> 2] = SETUP_SUBMIT_ALL;
@@ -86,7 +86,7 @@ export class ReadRing {
       const size = Math.max(params[SQ_ARRAY >> 2] + sqEntries * 4, params[CQ_CQES >> 2] + cqEntries * CQE_SIZE);
       const rings = map(fd, size, OFF_SQ_RING);
       const sqes = map(fd, sqEntries * SQE_SIZE, OFF_SQES);
-      return new ReadRing(fd, Math.min(entries, sqEntries), params, rings, sqes);
+      return new UringReader(fd, Math.min(entries, sqEntries), params, rings, sqes);
     } catch (e) {
       sys.close(fd);
       throw e;

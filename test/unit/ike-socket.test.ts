@@ -69,7 +69,7 @@ test("mark: every socket carries SO_MARK (ss shows it), IKE still flows both way
     sock.send(Buffer.alloc(30, 9), { address: "127.0.0.1", port: base }, { address: "127.0.0.1", port: peer.address().port });
     assert.deepEqual(await back, Buffer.alloc(30, 9));
     await assert.rejects(IkeSocket.open({ addresses: ["127.0.0.1"], port: base, nattPort: 0, mark: 0xdd }),
-      new RegExp(`cannot bind IKE socket 127\\.0\\.0\\.1\\[${base}\\]: bind\\(127\\.0\\.0\\.1\\[${base}\\]\\): EADDRINUSE`));
+      new RegExp(`cannot bind IKE socket 127\\.0\\.0\\.1\\[${base}\\]: bind\\(127\\.0\\.0\\.1:${base}\\): EADDRINUSE`));
   } finally {
     peer.close();
     await sock.close();

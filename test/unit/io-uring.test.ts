@@ -5,11 +5,11 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import dgram from "node:dgram";
 import { randomBytes } from "node:crypto";
-import { ReadRing } from "../../src/io/uring.js";
+import { UringReader } from "../../src/io/uring.js";
 import { sys, C, E, check, NativeBlock } from "../../src/io/libc.js";
 import { SockAddr } from "../../src/io/sockaddr.js";
 
-const ring = ReadRing.open(8);
+const ring = UringReader.open(8);
 const buffers = new NativeBlock(8 * 256);
 const sender = dgram.createSocket("udp4");
 after(() => { ring?.close(); buffers.free(); sender.close(); });
@@ -31,7 +31,7 @@ async function send(port: number, messages: Buffer[]): Promise<void> {
 
 
 test("this kernel has a usable io_uring (5.18+, not disabled): the gateway's TUN reads depend on it", () => {
-  assert.ok(ring, "ReadRing.open returned undefined");
+  assert.ok(ring, "UringReader.open returned undefined");
   assert.equal(ring!.entries, 8);
 });
 
@@ -76,5 +76,5 @@ test("a bad descriptor fails each request with -EBADF; the ring goes on working;
   }
   assert.throws(() => ring!.submit(0, 9, buffers.address, 256, 256), RangeError);
   assert.throws(() => ring!.submit(0, 0, buffers.address, 256, 256), RangeError);
-  assert.throws(() => ReadRing.open(0), RangeError);
+  assert.throws(() => UringReader.open(0), RangeError);
 });
