@@ -168,16 +168,16 @@ export class Tun {
         ring.count = want;
         ring.burst = got === want ? Math.min(2 * want, uring.entries) : Math.max(MIN_BURST, 2 * got);
         if (got > 0) continue;
-        n = uring.results[0]; // nothing read: EAGAIN, or the error of a device gone bad
-        ring.count = 0;
+        i = this.takeStaged(ring, batch, i); // nothing read: throws if that was a device gone bad, not EAGAIN
+        n = 0;
       } else {
         n = sys.readv(this.fd, addrs[i], 2) as number;
         if (n > this.vnetHdrLen) { i += reader.accept(i, n - this.vnetHdrLen); continue; }
         if (n > 0) { st.malformed++; continue; } // shorter than its header: not from this kernel
       }
       if (n < 0) {
-        const e = uring ? -n : errno();
-        if (e !== E.EAGAIN && e !== E.EINTR) throw new SysError(`${uring ? "io_uring read" : "readv"}(${this.name})`, e);
+        const e = errno();
+        if (e !== E.EAGAIN && e !== E.EINTR) throw new SysError(`readv(${this.name})`, e);
       } // 0 (nothing, like EAGAIN): never spin on it
       if (i > 0 || waited || timeoutMs === 0) break;
       waited = true;

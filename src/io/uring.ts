@@ -85,7 +85,13 @@ export class UringReader {
       const sqEntries = params[P_SQ_ENTRIES >> 2], cqEntries = params[P_CQ_ENTRIES >> 2];
       const size = Math.max(params[SQ_ARRAY >> 2] + sqEntries * 4, params[CQ_CQES >> 2] + cqEntries * CQE_SIZE);
       const rings = map(fd, size, OFF_SQ_RING);
-      const sqes = map(fd, sqEntries * SQE_SIZE, OFF_SQES);
+      let sqes: Mapping;
+      try {
+        sqes = map(fd, sqEntries * SQE_SIZE, OFF_SQES);
+      } catch (e) {
+        sys.munmap(rings.ptr, rings.size);
+        throw e;
+      }
       return new UringReader(fd, Math.min(entries, sqEntries), params, rings, sqes);
     } catch (e) {
       sys.close(fd);
