@@ -10,6 +10,10 @@
 //         loss: an unthrottled step, then a bisection between what passed and what did not. Generator and
 //         sink are bench/lib/udp-flood.ts (paced sendmmsg() batches with sequence numbers, recvmmsg() sink
 //         counting them), not iperf3 -u, whose one syscall per datagram made the tools the ceiling;
+//         --path packet (the default) sends the datagrams as ready-made frames on an AF_PACKET socket, past
+//         host A's own UDP/IP stack, so that the generator's thread (which also carries each packet through
+//         gateway A's forwarding, in its softirq) is less of the ceiling; --path udp sends them on connected
+//         UDP sockets. The datagrams are the same (IPv4 with DF and IDs counting up, UDP checksums).
 //         --flows N sends from N source ports (default 1) per sender, --senders S from S generator processes
 //         (default 1; each a share of the rate), the same for every implementation and the veth;
 // plus, once, the same between the two gateway namespaces over the bare veth (kernel only: what the tools
@@ -19,7 +23,7 @@
 // counters give packets per batch and syscalls per packet. Results: bench/results/tunnel.json.
 //
 // Options: --seconds (TCP, 5) --step (seconds per UDP step, 3) --steps (6) --length (UDP payload, 64)
-// --flows (UDP source ports per sender, 1) --senders (generator processes, 1) --rounds (3: the order
+// --flows (UDP source ports per sender, 1) --senders (generator processes, 1) --path (packet|udp) --rounds (3: the order
 // alternates, medians are reported; the machine is shared) --backend (wasm) --no-perf.
 //
 // Everything shares the machine's cores with the traffic tools and the kernel (and whoever else runs: load averages
@@ -39,11 +43,12 @@ import { BACKEND_NAMES, type BackendName } from "../src/crypto/backend.js";
 import { Charon, cleanup, installProcessHooks, makeRunDir, pskTunnel, waitUntil, type Netns } from "../test/e2e/harness/index.js";
 import { createTopology, NET, requireRoot, type Topology } from "../test/e2e/gateway-topology.js";
 import { RESULTS_DIR } from "./lib/suite.js";
-import type { SendResult, SinkResult } from "./lib/udp-flood.js";
+import { SEND_PATHS, type SendPath, type SendResult, type SinkResult } from "./lib/udp-flood.js";
 
 const MAIN_JS = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 const FLOOD_JS = fileURLToPath(new URL("./lib/udp-flood.js", import.meta.url));
-const GENERATOR = "bench/lib/udp-flood.ts: paced sendmmsg() batches of sequence-numbered datagrams, recvmmsg() sink";
+const GENERATOR = (path: SendPath) => `bench/lib/udp-flood.ts: paced sendmmsg() batches of sequence-numbered datagrams ` +
+  `(${path === "packet" ? "ready-made frames on an AF_PACKET socket, past the sending host's stack" : "on connected UDP sockets"}), recvmmsg() sink`;
 const UDP_PORT = 5202;
 const LOSS_LIMIT = 0.1; // percent
 
@@ -229,7 +234,7 @@ async function startStrongswan(topo: Topology): Promise<Gateways> {
 
 // ------------------------------------------------------------------------------------------ measuring
 
-interface Options { seconds: number; step: number; steps: number; length: number; flows: number; senders: number; rounds: number; perf: boolean }
+interface Options { seconds: number; step: number; steps: number; length: number; flows: number; senders: number; path: SendPath; rounds: number; perf: boolean }
 
 /** Our daemons' worker counters (gateway A, B) before and after a step. */
 interface Counters { before: GatewayStats[]; after: GatewayStats[] }
@@ -274,7 +279,7 @@ async function udpStep(client: Netns, server: Netns, address: string, dir: strin
     // Each sender a share of the rate, with flows of its own; together they are one offered load.
     const results = await Promise.all(Array.from({ length: o.senders }, async (_, k) => {
       const r = await client.execAsync([process.execPath, FLOOD_JS, "send", "--to", address, ...common, "--length", String(o.length),
-        "--flows", String(o.flows), "--first-flow", String(k * o.flows),
+        "--flows", String(o.flows), "--first-flow", String(k * o.flows), "--path", o.path,
         "--pps", pps === "max" ? "0" : String(Math.max(1, Math.round(pps / o.senders))), "--seconds", String(o.step)],
       { timeoutMs: 60_000 + o.step * 1000, check: false });
       if (r.code !== 0) throw new Error(`UDP generator: ${r.stdout.slice(-400)} ${r.stderr}`);
@@ -411,7 +416,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       seconds: { type: "string", default: "5" }, step: { type: "string", default: "3" }, steps: { type: "string", default: "6" },
-      length: { type: "string", default: "64" }, flows: { type: "string", default: "1" }, senders: { type: "string", default: "1" }, backend: { type: "string", default: "wasm" }, "no-perf": { type: "boolean", default: false },
+      length: { type: "string", default: "64" }, flows: { type: "string", default: "1" }, senders: { type: "string", default: "1" }, path: { type: "string", default: "packet" }, backend: { type: "string", default: "wasm" }, "no-perf": { type: "boolean", default: false },
       rounds: { type: "string", default: "3" },
     },
   });
@@ -422,8 +427,9 @@ async function main(): Promise<void> {
   };
   const o: Options = {
     seconds: num("seconds", values.seconds, 1, 600), step: num("step", values.step, 1, 60), steps: num("steps", values.steps, 1, 20),
-    length: num("length", values.length, 20, 1400), flows: num("flows", values.flows, 1, 64), senders: num("senders", values.senders, 1, 8), rounds: num("rounds", values.rounds, 1, 20), perf: PERF && !values["no-perf"],
+    length: num("length", values.length, 20, 1400), flows: num("flows", values.flows, 1, 64), senders: num("senders", values.senders, 1, 8), path: values.path as SendPath, rounds: num("rounds", values.rounds, 1, 20), perf: PERF && !values["no-perf"],
   };
+  if (!SEND_PATHS.includes(o.path)) throw new Error(`--path must be one of ${SEND_PATHS.join(", ")}`);
   const backend = values.backend as BackendName;
   if (!BACKEND_NAMES.includes(backend)) throw new Error(`--backend must be one of ${BACKEND_NAMES.join(", ")}`);
   requireRoot();
@@ -434,7 +440,7 @@ async function main(): Promise<void> {
   const load0 = loadavg();
   if (o.flows * o.senders > 64) throw new Error("--flows × --senders must be at most 64");
   console.log(`tunnel bench: TCP ${o.seconds} s (iperf3); UDP ${o.length}-byte payloads, ${o.senders} sender(s) × ${o.flows} flow(s), ${o.steps} steps of ${o.step} s, ` +
-    `loss limit ${LOSS_LIMIT} % (${GENERATOR}); ` +
+    `loss limit ${LOSS_LIMIT} % (${GENERATOR(o.path)}); ` +
     `crypto backend ${backend}; load average ${load0.map((x) => x.toFixed(1)).join(" ")} on ${availableParallelism()} CPUs` +
     (o.perf ? "; perf counts syscalls" : ""));
   const dir = makeRunDir("bench-tunnel");
@@ -503,7 +509,7 @@ async function main(): Promise<void> {
   const file = join(RESULTS_DIR, "tunnel.json");
   writeFileSync(file, JSON.stringify({
     date: new Date().toISOString(), machine: { cpus: availableParallelism(), kernel: release(), node: process.version, loadBefore: load0, loadAfter: load1 },
-    options: { ...o, backend, lossLimitPct: LOSS_LIMIT }, tools: { tcp: "iperf3", udp: GENERATOR }, summary, ratios, ourProfile: profile, runs: results,
+    options: { ...o, backend, lossLimitPct: LOSS_LIMIT }, tools: { tcp: "iperf3", udp: GENERATOR(o.path) }, summary, ratios, ourProfile: profile, runs: results,
   }, null, 1) + "\n");
   console.log(`results: ${file}`);
 }

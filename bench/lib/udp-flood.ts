@@ -5,8 +5,18 @@
 //   node udp-flood.js sink --bind ADDR --port P --run ID [--flows F]
 //       counts until SIGTERM/SIGINT, then prints one JSON line (SinkResult) and exits;
 //   node udp-flood.js send --to ADDR --port P --run ID --pps N|0 --seconds S [--length L] [--flows F] [--first-flow K]
+//                          [--path udp|packet]
 //       sends for S seconds (--pps 0: as fast as it can), then prints one JSON line (SendResult); its flows are
 //       numbered K..K+F-1, so that several senders (processes: one thread each) can feed one sink.
+//
+// Two ways out of the sending host (--path): `udp` (the default), connected UDP sockets, each datagram
+// through the host's own UDP/IP output (route, neighbour, qdisc); `packet`, one AF_PACKET socket that sends
+// ready-made Ethernet frames (the datagrams a connected UDP socket sends: IPv4 with DF and an ID counting up,
+// UDP checksums; headers built once per flow, ID and checksums updated incrementally) straight to the device, past the qdisc
+// (PACKET_QDISC_BYPASS): what pktgen-style generators do, so that one generator thread spends its time on the
+// packets' way through the next hop, not on its own stack. The next hop's MAC address comes from the
+// neighbour table (`ip route get`, `ip neigh`; one ping fills it if empty). Every datagram still arrives at
+// the next hop as a single 64-byte-payload packet.
 //
 // The sender's datagrams go out with sendmmsg() in batches from rings allocated once; it paces by sleeping
 // (clock_nanosleep, absolute CLOCK_MONOTONIC deadlines, so no drift) before each batch, a batch being
@@ -15,6 +25,7 @@
 // Every payload starts with a header (PROBE_HEADER bytes, big-endian): magic, run id (so datagrams of an
 // earlier step still in flight are not counted), flow, 64-bit sequence number; the rest is zero.
 import koffi from "koffi";
+import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { C, E, LAYOUT, NativeBlock, SysError, check, errno, putPointer, sys } from "../../src/io/libc.js";
@@ -129,7 +140,7 @@ const libc = koffi.load("libc.so.6");
 const connect = libc.func("int connect(int fd, void *addr, uint32_t addrlen)");
 const clockNanosleep = libc.func("int clock_nanosleep(int clock, int flags, void *request, void *remain)");
 const CLOCK_MONOTONIC = 1, TIMER_ABSTIME = 1;
-const SLOT = 2048;
+export const SLOT = 2048;
 
 function udpSocket(family: number): number {
   return check("socket(UDP)", sys.socket(family, C.SOCK_DGRAM | C.SOCK_CLOEXEC, 0));
@@ -141,7 +152,7 @@ function sockaddr(addr: SockAddr): [Uint8Array, number] {
 }
 
 /** n mmsghdrs, each with one iovec over its own SLOT-byte buffer (and no address: connected or received). */
-class MsgRing {
+export class MsgRing {
   readonly block: NativeBlock;
   readonly data: NativeBlock;
   readonly view: DataView;
@@ -175,30 +186,179 @@ class Sleeper {
   }
 }
 
-export interface SendOptions { to: string; port: number; run: number; pps: number; seconds: number; length: number; flows: number; firstFlow?: number }
+export type SendPath = "udp" | "packet";
+export const SEND_PATHS: readonly SendPath[] = ["udp", "packet"];
+
+export interface SendOptions {
+  to: string; port: number; run: number; pps: number; seconds: number; length: number; flows: number; firstFlow?: number; path?: SendPath;
+}
 
 /** Batch size for a target rate: ~BATCH_NS worth, 1..RING datagrams (RING when unpaced). */
 export function batchFor(pps: number): number {
   return pps <= 0 ? RING : Math.max(1, Math.min(RING, Math.round(pps * BATCH_NS / 1e9)));
 }
 
-export function send(o: SendOptions): SendResult {
-  const dst = new SockAddr(o.to, o.port);
+/** One flow's way out: an fd to sendmmsg() its ring on, and where in each slot the payload starts. */
+export interface Flow {
+  fd: number; ring: MsgRing; seq: number; entries: bigint;
+  /** Offset of the payload (the probe header) in each slot. */
+  payload: number;
+  /** Packet path: the checksums to stamp (UDP's, and IPv4's header with the ID) for each sequence number. */
+  sums?: FrameSums;
+}
+
+function udpFlows(o: SendOptions, dst: SockAddr): Flow[] {
   const [sa, saLen] = sockaddr(dst);
-  const batch = batchFor(o.pps);
-  const flows = Array.from({ length: o.flows }, (_, f) => {
+  return Array.from({ length: o.flows }, (_, f) => {
     const fd = udpSocket(dst.version === 6 ? C.AF_INET6 : C.AF_INET);
     check(`connect(${dst})`, connect(fd, sa, saLen) as number);
     const ring = new MsgRing(RING, o.length);
     for (let i = 0; i < RING; i++) writeProbe(ring.view, i * SLOT, o.run, (o.firstFlow ?? 0) + f, 0);
-    return { fd, ring, seq: 0, entries: ring.block.ptr };
+    return { fd, ring, seq: 0, entries: ring.block.ptr, payload: 0 };
   });
+}
+
+// ------------------------------------------------------------------------------------------ packet path
+
+const AF_PACKET = 17, SOL_PACKET = 263, PACKET_QDISC_BYPASS = 20, SOCKADDR_LL = 20;
+const ETH_HEADER = 14, IP4_HEADER = 20, IP6_HEADER = 40, UDP_HEADER = 8;
+/** Source ports of the packet path's flows: FIRST_PORT + flow number. */
+const FIRST_PORT = 49152;
+const ifNameToIndex = libc.func("unsigned int if_nametoindex(const char *ifname)");
+
+/** Where frames to `to` go from this namespace: the device, its MAC, the next hop's MAC, the source address. */
+export interface NextHop { dev: string; ifindex: number; srcMac: Uint8Array; dstMac: Uint8Array; src: string }
+
+const ip = (args: string[]) => JSON.parse(execFileSync("ip", ["-j", ...args], { encoding: "utf8" }) || "[]") as Record<string, string>[];
+const mac = (s: string | undefined) => (s && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(s) ? Uint8Array.from(s.split(":"), (x) => parseInt(x, 16)) : undefined);
+
+export function nextHop(to: string): NextHop {
+  let route: Record<string, string> | undefined;
+  try {
+    route = ip(["route", "get", to])[0];
+  } catch (e) {
+    throw new Error(`no route to ${to}: ${(e as { stderr?: string }).stderr?.trim() || String(e)}`);
+  }
+  if (!route?.dev) throw new Error(`no route to ${to}`);
+  const hop = route.gateway ?? to, dev = route.dev;
+  const neighbour = () => mac(ip(["neigh", "show", hop, "dev", dev])[0]?.lladdr);
+  let dstMac = neighbour();
+  if (!dstMac) {
+    execFileSync("ping", [hop.includes(":") ? "-6" : "-4", "-n", "-c", "1", "-W", "2", hop], { stdio: "ignore" });
+    dstMac = neighbour();
+  }
+  if (!dstMac) throw new Error(`the next hop ${hop} (dev ${dev}) has no MAC address in the neighbour table`);
+  const srcMac = mac(ip(["link", "show", "dev", dev])[0]?.address);
+  if (!srcMac) throw new Error(`device ${dev} has no Ethernet address: the packet path needs an Ethernet device`);
+  const ifindex = ifNameToIndex(dev) as number;
+  if (!ifindex) throw new Error(`if_nametoindex(${dev}) failed`);
+  if (!route.prefsrc) throw new Error(`no source address for ${to} on ${dev}`);
+  return { dev, ifindex, srcMac, dstMac, src: route.prefsrc };
+}
+
+/** One's-complement sum of big-endian 16-bit words of u8[from, to) (even length), not folded. */
+function sum16(u8: Uint8Array, from: number, to: number): number {
+  let s = 0;
+  for (let i = from; i < to; i += 2) s += (u8[i] << 8) | u8[i + 1];
+  return s;
+}
+
+const fold = (s: number) => { while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 0x10000); return s; };
+
+/** The checksums a flow's frames need per sequence number, as unfolded sums with sequence 0 (and ID 0). */
+export interface FrameSums {
+  /** UDP checksum field's offset from the frame's start, and the sum over pseudo-header, header and payload. */
+  udp: number; udpBase: number;
+  /** IPv4: the header's offset (the ID is at +4, the checksum at +10) and its sum; -1 for IPv6. */
+  ip: number; ipBase: number;
+}
+
+/**
+ * Writes the Ethernet, IP and UDP headers of one flow's frame at u8[off] (the probe payload, `length`
+ * bytes, follows them and is already written with sequence 0), as a connected UDP socket's datagrams are:
+ * IPv4 with DF and an ID that counts up, a UDP checksum. Returns what `stamp` needs to keep the checksums
+ * right for each sequence number.
+ */
+export function writeFrameHeaders(u8: Uint8Array, off: number, hop: NextHop, dst: SockAddr, sport: number, length: number): FrameSums {
+  const src = new SockAddr(hop.src, 0).bytes, dstIp = dst.bytes;
+  if (src.length !== dstIp.length) throw new Error(`source ${hop.src} and destination ${dst.address} are of different families`);
+  const v6 = dst.version === 6, ipLen = v6 ? IP6_HEADER : IP4_HEADER, udpLen = UDP_HEADER + length;
+  const v = new DataView(u8.buffer, u8.byteOffset);
+  u8.set(hop.dstMac, off); u8.set(hop.srcMac, off + 6);
+  v.setUint16(off + 12, v6 ? 0x86dd : 0x0800);
+  const iph = off + ETH_HEADER, udp = iph + ipLen;
+  let pseudo: number;
+  if (v6) {
+    v.setUint32(iph, 0x60000000); v.setUint16(iph + 4, udpLen); u8[iph + 6] = 17; u8[iph + 7] = 64;
+    u8.set(src, iph + 8); u8.set(dstIp, iph + 24);
+    pseudo = sum16(u8, iph + 8, iph + 40);
+  } else {
+    u8[iph] = 0x45; u8[iph + 1] = 0; v.setUint16(iph + 2, ipLen + udpLen); v.setUint32(iph + 4, 0x00004000); // ID 0 (stamped), DF
+    u8[iph + 8] = 64; u8[iph + 9] = 17; v.setUint16(iph + 10, 0);
+    u8.set(src, iph + 12); u8.set(dstIp, iph + 16);
+    pseudo = sum16(u8, iph + 12, iph + 20);
+  }
+  v.setUint16(udp, sport); v.setUint16(udp + 2, dst.port); v.setUint16(udp + 4, udpLen); v.setUint16(udp + 6, 0);
+  // RFC 768 / RFC 8200 §8.1: pseudo-header (addresses, protocol, UDP length) + UDP header + payload; an odd
+  // length pads a zero byte.
+  const end = udp + udpLen, even = end - (udpLen & 1);
+  let udpBase = pseudo + 17 + udpLen + sum16(u8, udp, even);
+  if (udpLen & 1) udpBase += u8[end - 1] << 8;
+  return { udp: udp + 6 - off, udpBase, ip: v6 ? -1 : iph - off, ipBase: v6 ? 0 : sum16(u8, iph, iph + IP4_HEADER) };
+}
+
+function packetFlows(o: SendOptions, dst: SockAddr): Flow[] {
+  const hop = nextHop(dst.address);
+  const fd = check("socket(AF_PACKET)", sys.socket(AF_PACKET, C.SOCK_RAW | C.SOCK_CLOEXEC, 0)); // protocol 0: receives nothing
+  const ll = new Uint8Array(SOCKADDR_LL), llv = new DataView(ll.buffer);
+  llv.setUint16(0, AF_PACKET, true); llv.setInt32(4, hop.ifindex, true);
+  check(`bind(AF_PACKET, ${hop.dev})`, sys.bind(fd, ll, SOCKADDR_LL) as number);
+  check("setsockopt(PACKET_QDISC_BYPASS)", sys.setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, Int32Array.of(1), 4) as number);
+  return Array.from({ length: o.flows }, (_, f) => packetFlow(o, hop, dst, fd, (o.firstFlow ?? 0) + f));
+}
+
+/** Flow number `flow` of the packet path: its ring of frames to `dst` via `hop`, sent on `fd`. */
+export function packetFlow(o: Pick<SendOptions, "run" | "length">, hop: NextHop, dst: SockAddr, fd: number, flow: number): Flow {
+  const payload = ETH_HEADER + (dst.version === 6 ? IP6_HEADER : IP4_HEADER) + UDP_HEADER;
+  if (payload + o.length > SLOT) throw new Error(`--length ${o.length} does not fit a ${SLOT}-byte frame`);
+  const ring = new MsgRing(RING, payload + o.length);
+  const u8 = new Uint8Array(ring.data.u8.buffer, ring.data.u8.byteOffset);
+  let sums: FrameSums | undefined;
+  for (let i = 0; i < RING; i++) {
+    writeProbe(ring.view, i * SLOT + payload, o.run, flow, 0);
+    sums = writeFrameHeaders(u8, i * SLOT, hop, dst, FIRST_PORT + flow, o.length);
+  }
+  return { fd, ring, seq: 0, entries: ring.block.ptr, payload, sums };
+}
+
+/** Stamps sequence numbers seq.. into slots 0..n-1 of a flow's ring; on the packet path also the IPv4 ID
+ *  (the sequence number's low 16 bits) and the checksums, updated from their sums with sequence 0. */
+export function stamp(flow: Flow, n: number): void {
+  const view = flow.ring.view, p = flow.payload, c = flow.sums;
+  for (let i = 0, seq = flow.seq; i < n; i++, seq++) {
+    const hi = Math.floor(seq / 0x1_0000_0000), lo = seq >>> 0, at = i * SLOT + p;
+    view.setUint32(at + 12, hi);
+    view.setUint32(at + 16, lo);
+    if (!c) continue;
+    const s = fold(c.udpBase + (hi >>> 16) + (hi & 0xffff) + (lo >>> 16) + (lo & 0xffff));
+    view.setUint16(i * SLOT + c.udp, (~s & 0xffff) || 0xffff); // a computed 0 is sent as 0xffff
+    if (c.ip < 0) continue;
+    const id = lo & 0xffff, ip = i * SLOT + c.ip;
+    view.setUint16(ip + 4, id);
+    view.setUint16(ip + 10, ~fold(c.ipBase + id) & 0xffff);
+  }
+}
+
+export function send(o: SendOptions): SendResult {
+  const dst = new SockAddr(o.to, o.port);
+  const batch = batchFor(o.pps);
+  const flows = (o.path ?? "udp") === "packet" ? packetFlows(o, dst) : udpFlows(o, dst);
   const sleeper = new Sleeper();
   const r: SendResult = { sent: 0, seconds: 0, sendmmsgCalls: 0, errors: 0, lastErrno: "" };
   const total = o.pps > 0 ? Math.round(o.pps * o.seconds) : Infinity;
   const t0 = process.hrtime.bigint(), end = t0 + BigInt(Math.round(o.seconds * 1e9));
   const nsPerPacket = o.pps > 0 ? 1e9 / o.pps : 0;
-  let f = 0;
+  let f = 0, fatal = 0;
   for (;;) {
     if (o.pps > 0) {
       if (r.sent >= total) break;
@@ -208,22 +368,20 @@ export function send(o: SendOptions): SendResult {
     const flow = flows[f];
     f = f + 1 === flows.length ? 0 : f + 1;
     const n = Math.min(batch, total - r.sent);
-    const view = flow.ring.view;
-    for (let i = 0, seq = flow.seq; i < n; i++, seq++) {
-      view.setUint32(i * SLOT + 12, Math.floor(seq / 0x1_0000_0000));
-      view.setUint32(i * SLOT + 16, seq >>> 0);
-    }
+    stamp(flow, n);
     const k = sendmmsg(flow.fd, flow.entries, n);
     r.sendmmsgCalls++;
     if (k > 0) { flow.seq += k; r.sent += k; continue; }
     const e = errno();
     if (e === E.EINTR) continue;
-    // An ICMP error reported on the connected socket (once: the next call sends again), or worse.
+    // An ICMP error reported on the connected socket (once: the next call sends again), a device queue
+    // that was full (ENOBUFS, packet path: nothing sent, tried again), or worse.
+    r.errors++;
     r.lastErrno = new SysError("sendmmsg", e).code;
-    if (++r.errors > 1000) throw new SysError("sendmmsg", e);
+    if (e !== E.ENOBUFS && ++fatal > 1000) throw new SysError("sendmmsg", e);
   }
   r.seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  for (const fl of flows) sys.close(fl.fd);
+  for (const fd of new Set(flows.map((fl) => fl.fd))) sys.close(fd);
   return r;
 }
 
@@ -276,7 +434,7 @@ async function main(): Promise<void> {
     options: {
       to: { type: "string" }, bind: { type: "string" }, port: { type: "string", default: "5201" }, run: { type: "string" },
       pps: { type: "string", default: "0" }, seconds: { type: "string", default: "3" }, length: { type: "string", default: "64" },
-      flows: { type: "string", default: "1" }, "first-flow": { type: "string", default: "0" }, "receive-buffer": { type: "string", default: String(4 << 20) },
+      flows: { type: "string", default: "1" }, "first-flow": { type: "string", default: "0" }, path: { type: "string", default: "udp" }, "receive-buffer": { type: "string", default: String(4 << 20) },
     },
   });
   const num = (name: string, v: string | undefined, min: number, max: number) => {
@@ -290,7 +448,9 @@ async function main(): Promise<void> {
     if (!values.to) throw new Error("send needs --to");
     const length = num("length", values.length, PROBE_HEADER, SLOT);
     const firstFlow = num("first-flow", values["first-flow"], 0, MAX_FLOWS - flows);
-    const r = send({ to: values.to, port, run, pps: num("pps", values.pps, 0, 1e8), seconds: num("seconds", values.seconds, 0.1, 600), length, flows, firstFlow });
+    const path = values.path as SendPath;
+    if (!SEND_PATHS.includes(path)) throw new Error(`--path must be one of ${SEND_PATHS.join(", ")}`);
+    const r = send({ to: values.to, port, run, pps: num("pps", values.pps, 0, 1e8), seconds: num("seconds", values.seconds, 0.1, 600), length, flows, firstFlow, path });
     console.log(JSON.stringify(r));
   } else if (positionals[0] === "sink") {
     if (!values.bind) throw new Error("sink needs --bind");

@@ -1,8 +1,11 @@
 // The tunnel bench's UDP generator and sink (bench/lib/udp-flood.ts): probe format, sequence accounting
-// (loss, reordering, duplicates), and one paced send → sink over loopback counted end to end.
+// (loss, reordering, duplicates), the packet path's frames (headers and checksums recomputed here from
+// scratch), and one paced send → sink over loopback counted end to end. The packet path's frames going
+// through a real kernel: test/e2e/udp-flood-packet.test.ts.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { batchFor, PROBE_HEADER, ProbeCounter, SeqTracker, send, sink, writeProbe } from "../../bench/lib/udp-flood.js";
+import { batchFor, packetFlow, PROBE_HEADER, PROBE_MAGIC, ProbeCounter, SeqTracker, send, sink, SLOT, stamp, writeProbe, type NextHop } from "../../bench/lib/udp-flood.js";
+import { SockAddr } from "../../src/io/sockaddr.js";
 
 test("probe header: 'WPKT', run, flow, 64-bit sequence number, big-endian", () => {
   const buf = new Uint8Array(64).fill(0xee);
@@ -90,4 +93,70 @@ test("loopback: every datagram sent, over two flows, is counted once", async () 
   assert.equal(r.received, 1000);
   assert.deepEqual([r.lost, r.duplicates, r.stray], [0, 0, 0]);
   assert.deepEqual(r.next, [500, 500]);
+});
+
+// ---- the packet path's frames
+
+/** RFC 1071 sum of big-endian 16-bit words (an odd byte padded with zero), folded. */
+function sum(b: Uint8Array, start = 0): number {
+  let s = start;
+  for (let i = 0; i < b.length; i += 2) s += (b[i] << 8) | (b[i + 1] ?? 0);
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  return s;
+}
+
+const HOP: NextHop = {
+  dev: "lan", ifindex: 3, srcMac: Uint8Array.of(2, 0, 0, 0, 0, 1), dstMac: Uint8Array.of(2, 0, 0, 0, 0, 2), src: "",
+};
+
+for (const [v, src, dst] of [[4, "10.9.1.2", "10.9.2.3"], [6, "fd00:1::2", "fd00:2::3"]] as const) {
+  test(`packet path, IPv${v}: Ethernet, IP and UDP headers as a connected socket's, checksums right for every sequence number`, () => {
+    const hop = { ...HOP, src }, to = new SockAddr(dst, 5202);
+    for (const length of [64, 21, 1400]) {
+      const flow = packetFlow({ run: 0x01020304, length }, hop, to, -1, 5);
+      const ipl = v === 4 ? 20 : 40, payload = 14 + ipl + 8;
+      assert.equal(flow.payload, payload);
+      // Sequence numbers that carry into every 16-bit word of the checksums, and past 2^32.
+      for (const seq of [0, 1, 0xffff, 0x10000, 0xfffffffe, 2 ** 32 + 0x1234, 2 ** 40 - 3]) {
+        flow.seq = seq;
+        stamp(flow, 3);
+        for (let i = 0; i < 3; i++) {
+          const f = flow.ring.data.u8.subarray(i * SLOT, i * SLOT + payload + length), d = new DataView(f.buffer, f.byteOffset);
+          assert.deepEqual([...f.subarray(0, 12)], [2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1]);
+          assert.equal(d.getUint16(12), v === 4 ? 0x0800 : 0x86dd);
+          const ip = f.subarray(14, 14 + ipl), udp = f.subarray(14 + ipl);
+          let pseudo: number;
+          if (v === 4) {
+            assert.equal(ip[0], 0x45);
+            assert.equal(d.getUint16(16), ipl + 8 + length, "total length");
+            assert.equal(d.getUint16(18), (seq + i) % 0x10000, "ID counts up");
+            assert.equal(d.getUint16(20), 0x4000, "DF, no fragment");
+            assert.deepEqual([ip[8], ip[9]], [64, 17]);
+            assert.equal(sum(ip), 0xffff, "IPv4 header checksum");
+            assert.deepEqual([...ip.subarray(12, 20)], [10, 9, 1, 2, 10, 9, 2, 3]);
+            pseudo = sum(ip.subarray(12, 20), 17 + 8 + length);
+          } else {
+            assert.equal(d.getUint32(14), 0x60000000);
+            assert.equal(d.getUint16(18), 8 + length, "payload length");
+            assert.deepEqual([ip[6], ip[7]], [17, 64]);
+            assert.equal(new SockAddr(dst, 0).bytes.every((x, k) => ip[24 + k] === x), true);
+            pseudo = sum(ip.subarray(8, 40), 17 + 8 + length);
+          }
+          assert.equal(d.getUint16(14 + ipl), 49152 + 5, "source port: 49152 + flow");
+          assert.equal(d.getUint16(14 + ipl + 2), 5202);
+          assert.equal(d.getUint16(14 + ipl + 4), 8 + length);
+          assert.notEqual(d.getUint16(14 + ipl + 6), 0, "a UDP checksum is sent");
+          assert.equal(sum(udp, pseudo), 0xffff, `UDP checksum, seq ${seq + i}, length ${length}`);
+          const p = new DataView(f.buffer, f.byteOffset + payload);
+          assert.deepEqual([p.getUint32(0), p.getUint32(4), p.getUint32(8)], [PROBE_MAGIC, 0x01020304, 5]);
+          assert.equal(p.getUint32(12) * 2 ** 32 + p.getUint32(16), seq + i);
+        }
+      }
+    }
+  });
+}
+
+test("packet path: a frame larger than a ring slot, and mixed address families, are refused", () => {
+  assert.throws(() => packetFlow({ run: 1, length: SLOT }, { ...HOP, src: "10.9.1.2" }, new SockAddr("10.9.2.3", 1), -1, 0), /does not fit/);
+  assert.throws(() => packetFlow({ run: 1, length: 64 }, { ...HOP, src: "fd00::1" }, new SockAddr("10.9.2.3", 1), -1, 0), /different families/);
 });
