@@ -1,10 +1,12 @@
-// TCP segmentation and coalescing for a TUN device opened with IFF_VNET_HDR (every packet behind a
+// TCP and UDP segmentation and coalescing for a TUN device opened with IFF_VNET_HDR (every packet behind a
 // 10-byte struct virtio_net_hdr, include/uapi/linux/virtio_net.h), so the kernel and the data plane
 // exchange up to 64 KB per read()/write() instead of one MTU-sized packet:
 //   tsoRead/tsoSplit  a "super-packet" read from the device is cut into MSS-sized TCP segments, each a
 //                     complete packet (lengths, IPv4 ID, sequence number, flags, checksums) in a batch
-//                     slot, as the kernel's tcp_gso_segment would; a packet whose checksum the kernel left
-//                     to us (CHECKSUM_PARTIAL) gets it.
+//                     slot, as the kernel's tcp_gso_segment would, or a UDP one (UDP_L4: a UDP_SEGMENT
+//                     send, or one flow's datagrams merged by GRO forwarding) into its datagrams, as
+//                     __udp_gso_segment would; a packet whose checksum the kernel left to us
+//                     (CHECKSUM_PARTIAL) gets it.
 //   groPlan           decapsulated packets are written back as few writes: consecutive in-order segments
 //                     of one TCP flow become one GSO packet (the first one's headers, rewritten, then the
 //                     others' payloads) with the rules of the kernel's tcp_gro_receive, gathered by iovecs
@@ -35,8 +37,8 @@ export const STAGING_DATA: i32 = 16;
 export const TSO_IN_PLACE: i32 = 0;
 /** tsoRead: a packet without GSO longer than a slot. */
 export const TSO_TRUNCATED: i32 = -1;
-/** tsoRead: a virtio_net_hdr or super-packet this code cannot segment (unknown GSO type, not TCP over
- *  IPv4/IPv6 without options/extension headers, lengths that disagree, a segment larger than a slot). */
+/** tsoRead: a virtio_net_hdr or super-packet this code cannot segment (unknown GSO type, not TCP or UDP
+ *  over IPv4/IPv6 without options/extension headers, lengths that disagree, a segment larger than a slot). */
 export const TSO_MALFORMED: i32 = -2;
 
 const TCP_FIN: u8 = 0x01;
@@ -91,6 +93,14 @@ function tcpChecksum(ip: usize, v4: bool, ipl: usize, len: u32): void {
   store<u16>(th + 16, <u16>~fold(sumLE(th, l4, pseudo(ip, v4, 6, l4))));
 }
 
+function udpChecksum(ip: usize, v4: bool, ipl: usize, len: u32): void {
+  const uh = ip + ipl;
+  store<u16>(uh + 6, 0);
+  const l4 = len - <u32>ipl;
+  const c = <u16>~fold(sumLE(uh, l4, pseudo(ip, v4, 17, l4)));
+  store<u16>(uh + 6, c == 0 ? 0xffff : c); // 0 would mean "no checksum" (RFC 768; RFC 8200 §8.1)
+}
+
 // ---- segmentation (TUN → data plane)
 
 /**
@@ -123,9 +133,11 @@ function tsoSegments(staging: usize, len: u32, maxPacket: u32): i32 {
   const p = staging + STAGING_DATA;
   const type = load<u8>(staging + VH_GSO_TYPE);
   const gso = <u32>load<u16>(staging + VH_GSO_SIZE);
-  if ((load<u8>(staging + VH_FLAGS) & VNET_F_NEEDS_CSUM) == 0 || load<u16>(staging + VH_CSUM_OFFSET) != 16 || gso == 0) {
+  const csumAt: u16 = type == GSO_UDP_L4 ? 6 : 16;
+  if ((load<u8>(staging + VH_FLAGS) & VNET_F_NEEDS_CSUM) == 0 || load<u16>(staging + VH_CSUM_OFFSET) != csumAt || gso == 0) {
     return TSO_MALFORMED;
   }
+  if (type == GSO_UDP_L4) return usoSegments(p, staging, len, gso, maxPacket);
   let ipl: u32;
   if (type == GSO_TCPV4) {
     if (len < 40 || load<u8>(p) >> 4 != 4 || load<u8>(p + 9) != 6) return TSO_MALFORMED;
@@ -135,7 +147,7 @@ function tsoSegments(staging: usize, len: u32, maxPacket: u32): i32 {
     if (len < 60 || load<u8>(p) >> 4 != 6 || load<u8>(p + 6) != 6 || be16(p + 4) + 40 != len) return TSO_MALFORMED;
     ipl = 40;
   } else {
-    return TSO_MALFORMED; // UDP (not offered to the kernel), ECN-marked TSO (not offered either)
+    return TSO_MALFORMED; // ECN-marked TSO (not offered to the kernel)
   }
   if (<u32>load<u16>(staging + VH_CSUM_START) != ipl || ipl + 20 > len) return TSO_MALFORMED;
   const hl = ipl + (<u32>(load<u8>(p + ipl + 12) >> 4) << 2);
@@ -144,14 +156,79 @@ function tsoSegments(staging: usize, len: u32, maxPacket: u32): i32 {
 }
 
 /**
+ * A UDP super-packet (GSO_UDP_L4: a UDP_SEGMENT send on this host, or datagrams of one flow that GRO merged
+ * on the way in): one IPv4 (no options, no fragment) or IPv6 (no extension header) header and UDP header,
+ * then the datagrams' payloads, gso bytes each but the last. Returns how many datagrams it makes.
+ */
+function usoSegments(p: usize, staging: usize, len: u32, gso: u32, maxPacket: u32): i32 {
+  let ipl: u32;
+  const b0 = load<u8>(p);
+  if (b0 == 0x45) {
+    if (len < 28 || load<u8>(p + 9) != 17 || be16(p + 2) != len || (be16(p + 6) & 0x3fff) != 0) return TSO_MALFORMED;
+    ipl = 20;
+  } else if (b0 >> 4 == 6) {
+    if (len < 48 || load<u8>(p + 6) != 17 || be16(p + 4) + 40 != len) return TSO_MALFORMED;
+    ipl = 40;
+  } else {
+    return TSO_MALFORMED;
+  }
+  const hl = ipl + 8;
+  if (<u32>load<u16>(staging + VH_CSUM_START) != ipl || hl >= len || hl + gso > maxPacket) return TSO_MALFORMED;
+  return <i32>((len - hl + gso - 1) / gso);
+}
+
+/**
+ * Write datagrams first..first+count-1 of the UDP super-packet at p as complete packets into consecutive
+ * slots, as the kernel's __udp_gso_segment would: each with its own UDP length and checksum, IPv4 total
+ * length, ID (numbered from the first one's) and header checksum, or IPv6 payload length.
+ */
+function usoSplit(p: usize, len: u32, gso: u32, first: u32, count: u32, desc: usize, slot0: usize, slotSize: u32, headroom: u32): void {
+  const v4 = load<u8>(p) == 0x45;
+  const ipl: u32 = v4 ? 20 : 40, hl = ipl + 8;
+  const payload = len - hl;
+  const id0 = be16(p + 4);
+  for (let k: u32 = 0; k < count; k++) {
+    const s = first + k;
+    const dst = slot0 + <usize>k * slotSize;
+    const from = s * gso;
+    const plen = payload - from < gso ? payload - from : gso;
+    const segLen = hl + plen;
+    memory.copy(dst, p, hl);
+    memory.copy(dst + hl, p + hl + from, plen);
+    if (v4) {
+      putBe16(dst + 2, segLen);
+      putBe16(dst + 4, id0 + s);
+      ipv4HeaderChecksum(dst, ipl);
+    } else {
+      putBe16(dst + 4, segLen - 40);
+    }
+    putBe16(dst + ipl + 4, segLen - ipl);
+    udpChecksum(dst, v4, ipl, segLen);
+    describe(desc + <usize>k * DESC_SIZE, dst, segLen, slotSize, headroom);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function describe(d: usize, dst: usize, segLen: u32, slotSize: u32, headroom: u32): void {
+  store<u32>(d + D_IN_OFF, <u32>dst);
+  store<u32>(d + D_IN_LEN, segLen);
+  store<u32>(d + D_SA, 0);
+  store<u32>(d + D_ROOM, headroom | ((slotSize - headroom - segLen) << 16));
+}
+
+/**
  * Write segments first..first+count-1 of the super-packet at staging (tsoRead's count) as complete TCP
- * packets into consecutive slots (slot0, slot0 + slotSize, ...) and describe them in consecutive
+ * packets (or UDP datagrams) into consecutive slots (slot0, slot0 + slotSize, ...) and describe them in consecutive
  * descriptors from `desc`, as PacketBatch.set does (SA 0, `headroom` before each slot).
  */
 export function tsoSplit(staging: usize, len: u32, first: u32, count: u32, desc: usize, slot0: usize, slotSize: u32, headroom: u32): void {
   const p = staging + STAGING_DATA;
-  const v4 = load<u8>(staging + VH_GSO_TYPE) == GSO_TCPV4;
   const gso = <u32>load<u16>(staging + VH_GSO_SIZE);
+  if (load<u8>(staging + VH_GSO_TYPE) == GSO_UDP_L4) {
+    usoSplit(p, len, gso, first, count, desc, slot0, slotSize, headroom);
+    return;
+  }
+  const v4 = load<u8>(staging + VH_GSO_TYPE) == GSO_TCPV4;
   const ipl: u32 = v4 ? <u32>(load<u8>(p) & 15) << 2 : 40;
   const hl = ipl + (<u32>(load<u8>(p + ipl + 12) >> 4) << 2);
   const payload = len - hl;
@@ -181,11 +258,7 @@ export function tsoSplit(staging: usize, len: u32, first: u32, count: u32, desc:
     if (s != 0) f &= ~TCP_CWR;
     store<u8>(dst + ipl + 13, f);
     tcpChecksum(dst, v4, ipl, segLen);
-    const d = desc + <usize>k * DESC_SIZE;
-    store<u32>(d + D_IN_OFF, <u32>dst);
-    store<u32>(d + D_IN_LEN, segLen);
-    store<u32>(d + D_SA, 0);
-    store<u32>(d + D_ROOM, headroom | ((slotSize - headroom - segLen) << 16));
+    describe(desc + <usize>k * DESC_SIZE, dst, segLen, slotSize, headroom);
   }
 }
 

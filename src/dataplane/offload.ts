@@ -1,5 +1,5 @@
 // Segmentation and coalescing for the TUN device with a virtio_net_hdr (assembly/offload.ts does the work
-// in WASM): the staging area a TCP super-packet is read into and split from, and the plan of writes that
+// in WASM): the staging area a TCP or UDP super-packet is read into and split from, and the plan of writes that
 // coalesce runs of a TCP or UDP flow. No packet byte passes through JavaScript.
 import type { DataPlane } from "./dataplane.js";
 import { HEADROOM, type PacketBatch } from "./batch.js";
@@ -9,7 +9,7 @@ import { constant } from "./wasm.js";
 export const OVERFLOW_BYTES = 65536;
 
 export interface TsoStats {
-  /** TCP super-packets (GSO) read and split into segments. */
+  /** TCP or UDP super-packets (GSO) read and split into segments or datagrams. */
   superPackets: number;
   /** Packets without GSO longer than a slot. */
   truncated: number;

@@ -1,7 +1,9 @@
 // A TUN device (IFF_TUN | IFF_NO_PI: bare IPv4/IPv6 packets) whose reads and writes go straight between
 // the kernel and the data plane's shared WASM memory: readv() into PacketBatch slots, writev() from batch
-// outputs, no copy and no allocation per packet. With IFF_VNET_HDR and TCP segmentation offload, one read
-// may return a TCP "super-packet" of up to 64 KB that the data plane splits into segments, and one write
+// outputs, no copy and no allocation per packet. With IFF_VNET_HDR and TCP/UDP segmentation offload, one
+// read may return a TCP or UDP "super-packet" of up to 64 KB that the data plane splits into segments or
+// datagrams (UDP ones come from UDP_SEGMENT senders on this host, or from GRO forwarding on the interface
+// the traffic arrives on: `ethtool -K IFACE rx-udp-gro-forwarding on`), and one write
 // may carry a run of decapsulated segments of one TCP flow, or datagrams of one UDP flow, that it
 // coalesced (src/dataplane/offload.ts): far fewer syscalls and trips through the kernel's stack. A stream of
 // small packets has no such batching in the kernel, so reads go through io_uring where the kernel offers it
@@ -187,7 +189,7 @@ export class Tun {
     }
     batch.count = i;
     st.received += i;
-    if (st.superPackets !== supers) ring.plain = PLAIN_AFTER_SUPER; // TCP: its reads batch by themselves
+    if (st.superPackets !== supers) ring.plain = PLAIN_AFTER_SUPER; // TCP (or GRO'd UDP): its reads batch by themselves
     return i;
   }
 
@@ -346,9 +348,13 @@ function createTun(name: string, queues: number): { fds: number[]; name: string 
     fds.push(fd);
     ioctl(fd, "TUNSETIFF", sys.ioctl(fd, C.TUNSETIFF, "void *", ifr) as number);
   }
-  // The kernel may now hand us TCP super-packets and packets whose checksum it left to us (no UDP
-  // segmentation: the data plane does not split UDP). A device setting: one queue's descriptor does.
-  ioctl(fds[0], "TUNSETOFFLOAD", sys.ioctl(fds[0], C.TUNSETOFFLOAD, "unsigned long", C.TUN_F_CSUM | C.TUN_F_TSO4 | C.TUN_F_TSO6) as number);
+  // The kernel may now hand us TCP and UDP super-packets and packets whose checksum it left to us. A device
+  // setting: one queue's descriptor does. UDP segmentation (USO) came with Linux 6.2: an older kernel
+  // refuses the flags (EINVAL) and gets TCP's alone.
+  const tso = C.TUN_F_CSUM | C.TUN_F_TSO4 | C.TUN_F_TSO6;
+  if ((sys.ioctl(fds[0], C.TUNSETOFFLOAD, "unsigned long", tso | C.TUN_F_USO4 | C.TUN_F_USO6) as number) < 0) {
+    ioctl(fds[0], "TUNSETOFFLOAD", sys.ioctl(fds[0], C.TUNSETOFFLOAD, "unsigned long", tso) as number);
+  }
   const end = ifr.indexOf(0);
   return { fds, name: Buffer.from(ifr.subarray(0, end < 0 ? C.IFNAMSIZ : end)).toString() };
 }

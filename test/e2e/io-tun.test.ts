@@ -11,7 +11,9 @@ import { DataPlane } from "../../src/dataplane/dataplane.js";
 import type { PacketBatch } from "../../src/dataplane/batch.js";
 import { Tun } from "../../src/io/tun.js";
 import { Wakeup } from "../../src/io/wakeup.js";
-import { E } from "../../src/io/libc.js";
+import { C, E, LAYOUT, check, sys } from "../../src/io/libc.js";
+import { withNetns } from "../../src/io/netns.js";
+import { SockAddr } from "../../src/io/sockaddr.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { loopback } from "../helpers/dp.js";
 import { ipv4Packet, v6, hex } from "../helpers/packets.js";
@@ -153,6 +155,58 @@ test("readBatch: IPv4/IPv6 datagrams routed into the TUN are read as a batch int
   assert.deepEqual(v6got.map((p) => p.payload), msgs6);
   for (const p of v4got) assert.deepEqual([p.src, p.dst, p.dport], [ADDR.tun4, ADDR.remote4, 7001]);
   for (const p of v6got) assert.deepEqual([p.src, p.dst, p.dport], [hex(v6(ADDR.tun6)), hex(v6(ADDR.remote6)), 7002]);
+});
+
+/** Sends `data` once from a UDP socket in `ns` with UDP_SEGMENT (GSO): the kernel keeps it one packet
+ *  as far as a device that takes UDP GSO, and cuts it into datagrams of `gso` bytes (the last shorter). */
+function sendSegmented(ns: string, to: SockAddr, gso: number, data: Uint8Array): void {
+  const fd = check("socket", withNetns(ns, () => sys.socket(to.version === 6 ? C.AF_INET6 : C.AF_INET, C.SOCK_DGRAM | C.SOCK_CLOEXEC, 0) as number));
+  try {
+    check("setsockopt(UDP_SEGMENT)", sys.setsockopt(fd, C.SOL_UDP, C.UDP_SEGMENT, Int32Array.of(gso), 4) as number);
+    const sa = new Uint8Array(LAYOUT.SOCKADDR_SIZE);
+    const n = check("sendto", Number(sys.sendto(fd, data, data.length, 0, sa, to.encode(sa, 0, to.version))));
+    assert.equal(n, data.length);
+  } finally {
+    sys.close(fd);
+  }
+}
+
+/** Whether a UDP datagram's checksum (IPv4 or IPv6 pseudo-header) verifies, computed here. */
+function udpChecksumOk(p: Uint8Array): boolean {
+  const v4 = p[0] >> 4 === 4, ipl = v4 ? (p[0] & 15) * 4 : 40, l4 = p.length - ipl;
+  const pseudo = v4 ? Uint8Array.of(...p.subarray(12, 20), 0, 17, l4 >> 8, l4 & 255) : Uint8Array.of(...p.subarray(8, 40), 0, 0, l4 >> 8, l4 & 255, 0, 0, 0, 17);
+  return (p[ipl + 6] | p[ipl + 7]) !== 0 && sum16([pseudo, p.subarray(ipl)]) === 0xffff;
+}
+
+test("readBatch: a UDP GSO packet routed into the device is read as one super-packet and split into its datagrams", () => {
+  for (const [to, port] of [[new SockAddr(ADDR.remote4, 7010), 7010], [new SockAddr(ADDR.remote6, 7011), 7011]] as const) {
+    const data = randomBytes(30 * 100 + 37);
+    const before = tun!.stats.superPackets, malformed = tun!.stats.malformed;
+    sendSegmented(topo!.a, to, 100, data);
+    const batch = dp.batch(64);
+    const pkts: Uint8Array[] = [];
+    for (let round = 0; pkts.length < 31 && round < 40; round++) {
+      const n = tun!.readBatch(batch, 250);
+      for (let i = 0; i < n; i++) {
+        const off = batch.slotOffset(i), p = dp.views.u8.slice(off, off + inputLength(batch, i));
+        if (parse(p).proto === 17 && parse(p).dport === port) pkts.push(p);
+      }
+    }
+    assert.equal(tun!.stats.superPackets - before, 1, `${to}: one super-packet (${JSON.stringify(tun!.stats)})`);
+    assert.equal(tun!.stats.malformed, malformed);
+    assert.equal(pkts.length, 31, String(to));
+    assert.deepEqual(Buffer.concat(pkts.map((p) => Buffer.from(parse(p).payload, "hex"))), data);
+    assert.deepEqual(pkts.map((p) => parse(p).payload.length / 2), [...Array(30).fill(100), 37]);
+    for (const [k, p] of pkts.entries()) {
+      assert.ok(udpChecksumOk(p), `${to}: datagram ${k}'s UDP checksum`);
+      const ipl = to.version === 4 ? 20 : 40;
+      assert.equal((p[ipl + 4] << 8) | p[ipl + 5], p.length - ipl, "UDP length");
+      if (to.version === 4) {
+        assert.equal(sum16([p.subarray(0, 20)]), 0xffff, "IPv4 header checksum");
+        assert.equal((p[4] << 8) | p[5], (((pkts[0][4] << 8) | pkts[0][5]) + k) & 0xffff, "IPv4 IDs count up from the first");
+      }
+    }
+  }
 });
 
 test("readBatch: a packet larger than a slot is counted and dropped, the next ones are intact", async () => {

@@ -357,6 +357,97 @@ test("TSO fuzz: random corruption of header and packet never traps; whatever is 
   }
 });
 
+// ------------------------------------------------------------------------------------------ USO
+
+/** A UDP super-packet as the kernel hands it over (what our GRO writes is that format): its virtio_net_hdr
+ *  and packet, made of `pkts` (datagrams of one flow, all but the last of one size). */
+function usoPacket(pkts: Uint8Array[]): { hdr: Uint8Array; pkt: Uint8Array } {
+  const [w] = gro(pkts);
+  assert.equal(w[1], GSO_UDP_L4);
+  return { hdr: Uint8Array.from(w.subarray(0, VNET)), pkt: Uint8Array.from(w.subarray(VNET)) }; // copies (Buffer's slice is a view)
+}
+
+test("USO: a UDP super-packet (IPv4 and IPv6) becomes its datagrams, byte for byte, as the kernel splits it", () => {
+  for (const v6 of [false, true]) {
+    const pkts = Array.from({ length: 40 }, (_, k) => udp({ v6, id: 0xffe0 + k, tos: 0x28, payload: randomBytes(k === 39 ? 3 : 1201) }));
+    const { hdr, pkt } = usoPacket(pkts);
+    const { segs } = tso(hdr, pkt);
+    assert.deepEqual(segs.map(Buffer.from), pkts.map(Buffer.from), v6 ? "IPv6" : "IPv4");
+    assert.deepEqual(segs.map(Buffer.from), kernelSplit(Buffer.concat([hdr, pkt])).map(Buffer.from));
+    for (const s of segs) { if (!v6) assert.ok(ipv4Ok(s)); assert.ok(tcpOk(s), "UDP checksum"); }
+  }
+});
+
+test("USO: 64-byte datagrams over several batches; a datagram whose checksum sums to 0 carries 0xffff", () => {
+  const pkts = Array.from({ length: 64 }, (_, k) => udp({ id: k, payload: randomBytes(64) }));
+  const { hdr, pkt } = usoPacket(pkts);
+  const { segs, batches } = tso(hdr, pkt, 10);
+  assert.equal(batches, 7);
+  assert.deepEqual(segs.map(Buffer.from), pkts.map(Buffer.from));
+  // A datagram whose checksum computes to 0 carries 0xffff (RFC 768): make its last payload word so.
+  const a = udp({ id: 1, payload: randomBytes(64) }), b = udp({ id: 2, payload: randomBytes(64) });
+  put16(b, b.length - 2, 0); put16(b, 26, 0);
+  put16(b, b.length - 2, 0xffff - sum16(b.subarray(20), pseudoSum(b, b.length - 20)));
+  finish(b);
+  assert.equal(be16(b, 26), 0xffff);
+  const two = usoPacket([a, b]);
+  const { segs: split } = tso(two.hdr, two.pkt);
+  assert.deepEqual(split.map(Buffer.from), [a, b].map(Buffer.from));
+});
+
+test("USO: malformed UDP super-packets are dropped and counted, the next read is intact", () => {
+  const pkts = Array.from({ length: 5 }, (_, k) => udp({ id: k, payload: randomBytes(1000) }));
+  const good = usoPacket(pkts);
+  const cases: [string, Uint8Array, Uint8Array][] = [];
+  const mut = (name: string, f: (h: Uint8Array, p: Uint8Array) => void, g = good) => {
+    const h = g.hdr.slice(), p = g.pkt.slice(); f(h, p); cases.push([name, h, p]);
+  };
+  mut("csum_offset 16", (h) => { h[8] = 16; });
+  mut("csum_start off the UDP header", (h) => { h[6] = 24; });
+  mut("no NEEDS_CSUM", (h) => { h[0] = 0; });
+  mut("gso_size 0", (h) => { h[4] = h[5] = 0; });
+  mut("datagram larger than a slot", (h) => { h[4] = 0x00; h[5] = 0x10; });
+  mut("not UDP", (_, p) => { p[9] = 6; });
+  mut("IPv4 options", (_, p) => { p[0] = 0x46; });
+  mut("IPv4 total length", (_, p) => { put16(p, 2, p.length - 1); });
+  mut("fragment (MF)", (_, p) => { p[6] |= 0x20; });
+  mut("IP version 5", (_, p) => { p[0] = 0x55; });
+  const v6 = usoPacket(Array.from({ length: 3 }, (_, k) => udp({ v6: true, id: k, payload: randomBytes(500) })));
+  mut("IPv6 extension header", (_, p) => { p[6] = 0; }, v6);
+  mut("IPv6 payload length", (_, p) => { put16(p, 4, 7); }, v6);
+  cases.push(["UDP header only", good.hdr, udp({ payload: new Uint8Array(0) })]);
+  const b = dp.batch(8), r = new TsoReader(dp, b);
+  for (const [name, h, p] of cases) {
+    const before = r.stats.malformed;
+    assert.equal(stage(b, r, 0, h, p), 0, name);
+    assert.equal(r.stats.malformed, before + 1, name);
+  }
+  assert.equal(stage(b, r, 0, good.hdr, good.pkt), 5);
+  assert.deepEqual(packets(b, 0, 5).map(Buffer.from), pkts.map(Buffer.from));
+});
+
+test("USO fuzz: random corruption never traps; whatever is accepted is a well-formed datagram", () => {
+  const b = dp.batch(64), r = new TsoReader(dp, b);
+  for (let n = 0; n < 2000; n++) {
+    const v6 = n % 2 === 1, size = 20 + (n * 37) % 1400;
+    const { hdr, pkt } = usoPacket(Array.from({ length: 2 + (n % 30) }, (_, k) => udp({ v6, id: k, payload: randomBytes(size) })));
+    for (let f = 0; f < 1 + (n % 4); f++) {
+      const at = Math.floor(Math.random() * (VNET + 60));
+      if (at < VNET) hdr[at] ^= 1 << (n % 8); else pkt[at - VNET] ^= 1 << (f % 8);
+    }
+    let got = stage(b, r, 0, hdr, pkt.subarray(0, n % 7 ? pkt.length : Math.floor(Math.random() * pkt.length)));
+    while (r.pending) got = r.resume(0);
+    for (const s of packets(b, 0, got)) {
+      if (hdr[1] !== GSO_UDP_L4) continue; // without GSO (or TCP's) not this test's business
+      const ipl = ipLen(s);
+      assert.equal(s[0] >> 4 === 4 ? be16(s, 2) : be16(s, 4) + 40, s.length);
+      if (s[0] >> 4 === 4) assert.ok(ipv4Ok(s));
+      assert.equal(be16(s, ipl + 4), s.length - ipl);
+      assert.ok(tcpOk(s), "UDP checksum");
+    }
+  }
+});
+
 // ------------------------------------------------------------------------------------------ GRO
 
 test("GRO: consecutive in-order segments of a flow become one GSO write the kernel splits back into them", () => {
