@@ -489,6 +489,10 @@ async function main(): Promise<void> {
   }]));
   const ours = summary["wasm-ipsec"], theirs = summary.strongSwan;
   const ratios = { tcp: ours.tcpMbits / theirs.tcpMbits, udpLossless: ours.udpLosslessPps / theirs.udpLosslessPps };
+  // Each round's own ratio (both measured back to back, under the same load): how steady the medians' ratio is.
+  const perRound = results["wasm-ipsec"].map((m, r) => ({
+    tcp: m.tcp.mbits / results.strongSwan[r].tcp.mbits, udpLossless: m.udp.losslessPps / results.strongSwan[r].udp.losslessPps,
+  }));
   const profile = ourProfile(results["wasm-ipsec"][results["wasm-ipsec"].length - 1]);
   console.log(`\n${o.rounds > 1 ? `medians of ${o.rounds} rounds` : "summary"}:`);
   for (const [n, v] of Object.entries(summary)) {
@@ -497,6 +501,10 @@ async function main(): Promise<void> {
   }
   const lowerBound = ours.udpGeneratorBoundRounds * 2 > o.rounds && theirs.udpGeneratorBoundRounds === 0 ? ", a lower bound" : "";
   console.log(`  wasm-ipsec / strongSwan: TCP ${ratios.tcp.toFixed(2)}× (target ≥ 3×), lossless UDP rate ${ratios.udpLossless.toFixed(2)}×${lowerBound} (target ≥ 8×)`);
+  if (o.rounds > 1) {
+    const list = (f: (x: { tcp: number; udpLossless: number }) => number) => perRound.map((x) => `${f(x).toFixed(1)}×`).join(", ");
+    console.log(`  round by round: TCP ${list((x) => x.tcp)}; lossless UDP ${list((x) => x.udpLossless)}`);
+  }
   if (profile) {
     console.log(`  wasm-ipsec workers at the unthrottled UDP step (last round): encap thread ${profile.encapThreadCpuPct.toFixed(0)}% CPU, ` +
       `${profile.tunReadsPerPacket.toFixed(3)} TUN read calls/packet (readv or io_uring_enter)` +
@@ -509,7 +517,7 @@ async function main(): Promise<void> {
   const file = join(RESULTS_DIR, "tunnel.json");
   writeFileSync(file, JSON.stringify({
     date: new Date().toISOString(), machine: { cpus: availableParallelism(), kernel: release(), node: process.version, loadBefore: load0, loadAfter: load1 },
-    options: { ...o, backend, lossLimitPct: LOSS_LIMIT }, tools: { tcp: "iperf3", udp: GENERATOR(o.path) }, summary, ratios, ourProfile: profile, runs: results,
+    options: { ...o, backend, lossLimitPct: LOSS_LIMIT }, tools: { tcp: "iperf3", udp: GENERATOR(o.path) }, summary, ratios, roundRatios: perRound, ourProfile: profile, runs: results,
   }, null, 1) + "\n");
   console.log(`results: ${file}`);
 }
