@@ -25,4 +25,4 @@ export {
   SPD_NOMATCH, SPD_HDR_SIZE, SPE_ID, SPE_ACTION, SPE_SA, SPE_PRIORITY, SPE_LOCAL, SPE_REMOTE, SPE_SIZE,
   spdRegionSize, spdFormat, spdPublish, spdRegion, spdBegin, spdCommit, spdSetHandle,
 } from "./spd";
-export { VNET_HDR_LEN, STAGING_DATA, TSO_IN_PLACE, TSO_TRUNCATED, TSO_MALFORMED, tsoRead, tsoSplit, groPlan } from "./offload";
+export { VNET_HDR_LEN, STAGING_DATA, TSO_IN_PLACE, TSO_TRUNCATED, TSO_MALFORMED, tsoRead, tsoSplit, groPlan, groScratchSize } from "./offload";

@@ -264,20 +264,24 @@ export function tsoSplit(staging: usize, len: u32, first: u32, count: u32, desc:
 
 // ---- coalescing (data plane → TUN)
 
-// The group being built: its first packet and what the next member must match.
-let gHead: usize = 0;
-let gV4 = false;
-let gUdp = false;
-let gHl: u32 = 0;      // IP + TCP/UDP header bytes (equal in all members)
-let gIpl: u32 = 0;
-let gMss: u32 = 0;     // the first packet's payload: every member but the last carries exactly this
-let gLen: u32 = 0;     // bytes of the coalesced packet so far
-let gSeq: u32 = 0;     // TCP: next expected sequence number
-let gCount: u32 = 0;
-let gClosed = false;   // PSH or a short segment ended it
-let gPsh = false;
-
+// Groups being built, at most GRO_FLOWS at a time (one per flow), each a record in the caller's scratch
+// area (GroPlan allocates it: per caller, since data-plane instances on several threads share memory):
+// its first packet and what the next member must match.
+const GRO_FLOWS: u32 = 8;
+const G_HEAD: usize = 0;   // u32: the first packet
+const G_HL: usize = 4;     // IP + TCP/UDP header bytes (equal in all members)
+const G_IPL: usize = 8;
+const G_MSS: usize = 12;   // the first packet's payload: every member but the last carries exactly this
+const G_LEN: usize = 16;   // bytes of the coalesced packet so far
+const G_SEQ: usize = 20;   // TCP: next expected sequence number
+const G_COUNT: usize = 24;
+const G_WRITE: usize = 28; // the write it is
+const G_FLAGS: usize = 32;
+const G_SIZE: usize = 36;
+const GF_V4: u32 = 1, GF_UDP: u32 = 2, GF_CLOSED: u32 = 4 /* PSH or a short segment ended it */, GF_PSH: u32 = 8;
 const UDP_MAX_SEGMENTS: u32 = 64; // the kernel's limit before 6.x: a UDP GSO packet splits into no more
+/** Scratch bytes groPlan needs for a batch of `capacity` packets. */
+export function groScratchSize(capacity: i32): i32 { return capacity * 12 + <i32>(GRO_FLOWS * <u32>G_SIZE); }
 
 /**
  * Header length of a packet that may be coalesced, else 0: TCP with only ACK or ACK|PSH, or UDP; a
@@ -321,97 +325,204 @@ function sameBytes(a: usize, b: usize, n: usize): bool {
   return true;
 }
 
-/** Whether candidate p (header length hl) continues the open group. */
-function groFits(p: usize, len: u32, hl: u32): bool {
-  if (gClosed || hl != gHl || gCount >= (gUdp ? UDP_MAX_SEGMENTS : IOV_MAX)) return false;
-  const h = gHead, ipl = <usize>gIpl, plen = len - hl;
-  if (plen > gMss || gLen + plen > (gV4 ? 65535 : 65535 + 40)) return false;
-  if (gV4) {
-    // TOS, the DF/reserved bits, TTL, protocol and addresses as the first; with DF clear, IDs in sequence
-    // (the kernel numbers the segments' IDs from the first one's when it splits the group again).
-    if (load<u8>(p) != 0x45 || load<u8>(p + 1) != load<u8>(h + 1) || ((load<u8>(p + 6) ^ load<u8>(h + 6)) & 0xe0) != 0) return false;
-    if (load<u8>(p + 8) != load<u8>(h + 8) || load<u8>(p + 9) != load<u8>(h + 9) || !sameBytes(p + 12, h + 12, 8)) return false;
-    if ((load<u8>(h + 6) & 0x40) == 0 && ((be16(h + 4) + gCount) & 0xffff) != be16(p + 4)) return false;
-  } else {
-    // version, traffic class, flow label; next header, hop limit; addresses
-    if (load<u32>(p) != load<u32>(h) || load<u16>(p + 6) != load<u16>(h + 6) || !sameBytes(p + 8, h + 8, 32)) return false;
+/** Whether p (an IPv4 packet without options or IPv6 one, its ports in it) is of group g's flow: IP
+ *  version, protocol, addresses and ports. */
+function sameFlow(g: usize, p: usize): bool {
+  const h = <usize>load<u32>(g + G_HEAD), ipl = <usize>load<u32>(g + G_IPL);
+  if ((load<u32>(g + G_FLAGS) & GF_V4) != 0) {
+    if (load<u8>(p) != 0x45 || load<u8>(p + 9) != load<u8>(h + 9) || !sameBytes(p + 12, h + 12, 8)) return false;
+  } else if (load<u8>(p) >> 4 != 6 || load<u8>(p + 6) != load<u8>(h + 6) || !sameBytes(p + 8, h + 8, 32)) {
+    return false;
   }
-  const t = p + ipl, th = h + ipl;
-  if (load<u32>(t) != load<u32>(th)) return false; // ports
-  if (gUdp) return true;
-  // The sequence number in order, the same ACK, data offset, window, urgent pointer and options (so no
-  // acknowledgement, window update or timestamp is lost).
-  if (bswap<u32>(load<u32>(t + 4)) != gSeq || load<u32>(t + 8) != load<u32>(th + 8)) return false;
-  if (load<u8>(t + 12) != load<u8>(th + 12) || load<u16>(t + 14) != load<u16>(th + 14) || load<u16>(t + 18) != load<u16>(th + 18)) return false;
-  return sameBytes(t + 20, th + 20, <usize>(hl - gIpl - 20));
+  return load<u32>(p + ipl) == load<u32>(h + ipl); // ports
 }
 
-/** Rewrite the group's first packet into the GSO packet the group makes, with its virtio_net_hdr. */
-function groClose(): void {
-  if (gCount < 2) return;
-  const h = gHead, ipl = <usize>gIpl, l4len = gLen - gIpl;
-  if (gV4) {
+/** Whether candidate p (header length hl, of g's flow) continues group g. */
+function groFits(g: usize, p: usize, len: u32, hl: u32): bool {
+  const flags = load<u32>(g + G_FLAGS), udp = (flags & GF_UDP) != 0, v4 = (flags & GF_V4) != 0;
+  const count = load<u32>(g + G_COUNT), gLen = load<u32>(g + G_LEN);
+  if ((flags & GF_CLOSED) != 0 || hl != load<u32>(g + G_HL) || count >= (udp ? UDP_MAX_SEGMENTS : IOV_MAX)) return false;
+  const h = <usize>load<u32>(g + G_HEAD), ipl = <usize>load<u32>(g + G_IPL), plen = len - hl;
+  if (plen > load<u32>(g + G_MSS) || gLen + plen > (v4 ? 65535 : 65535 + 40)) return false;
+  if (v4) {
+    // TOS, the DF/reserved bits and TTL as the first (protocol and addresses: sameFlow); with DF clear,
+    // IDs in sequence (the kernel numbers the segments' IDs from the first one's when it splits the group).
+    if (load<u8>(p + 1) != load<u8>(h + 1) || ((load<u8>(p + 6) ^ load<u8>(h + 6)) & 0xe0) != 0 || load<u8>(p + 8) != load<u8>(h + 8)) return false;
+    if ((load<u8>(h + 6) & 0x40) == 0 && ((be16(h + 4) + count) & 0xffff) != be16(p + 4)) return false;
+  } else {
+    // version, traffic class, flow label; hop limit
+    if (load<u32>(p) != load<u32>(h) || load<u8>(p + 7) != load<u8>(h + 7)) return false;
+  }
+  if (udp) return true;
+  const t = p + ipl, th = h + ipl;
+  // The sequence number in order, the same ACK, data offset, window, urgent pointer and options (so no
+  // acknowledgement, window update or timestamp is lost).
+  if (bswap<u32>(load<u32>(t + 4)) != load<u32>(g + G_SEQ) || load<u32>(t + 8) != load<u32>(th + 8)) return false;
+  if (load<u8>(t + 12) != load<u8>(th + 12) || load<u16>(t + 14) != load<u16>(th + 14) || load<u16>(t + 18) != load<u16>(th + 18)) return false;
+  return sameBytes(t + 20, th + 20, <usize>(hl - <u32>ipl - 20));
+}
+
+/** Add candidate p to group g. */
+function groAdd(g: usize, p: usize, len: u32, hl: u32): void {
+  const plen = len - hl, udp = (load<u32>(g + G_FLAGS) & GF_UDP) != 0;
+  store<u32>(g + G_COUNT, load<u32>(g + G_COUNT) + 1);
+  store<u32>(g + G_LEN, load<u32>(g + G_LEN) + plen);
+  store<u32>(g + G_SEQ, load<u32>(g + G_SEQ) + plen);
+  const psh = !udp && (load<u8>(p + <usize>load<u32>(g + G_IPL) + 13) & TCP_PSH) != 0;
+  let f = load<u32>(g + G_FLAGS) & ~(GF_PSH | GF_CLOSED);
+  if (psh) f |= GF_PSH;
+  if (psh || plen < load<u32>(g + G_MSS)) f |= GF_CLOSED;
+  store<u32>(g + G_FLAGS, f);
+}
+
+/** Start group g with candidate p (header length hl), write number w. */
+function groStart(g: usize, p: usize, len: u32, hl: u32, w: u32): void {
+  const v4 = load<u8>(p) == 0x45, ipl: u32 = v4 ? 20 : 40;
+  const udp = load<u8>(p + (v4 ? 9 : 6)) == 17;
+  const mss = len - hl;
+  const psh = !udp && (load<u8>(p + ipl + 13) & TCP_PSH) != 0;
+  store<u32>(g + G_HEAD, <u32>p);
+  store<u32>(g + G_HL, hl);
+  store<u32>(g + G_IPL, ipl);
+  store<u32>(g + G_MSS, mss);
+  store<u32>(g + G_LEN, len);
+  store<u32>(g + G_SEQ, udp ? 0 : bswap<u32>(load<u32>(p + ipl + 4)) + mss);
+  store<u32>(g + G_COUNT, 1);
+  store<u32>(g + G_WRITE, w);
+  store<u32>(g + G_FLAGS, (v4 ? GF_V4 : 0) | (udp ? GF_UDP : 0) | (psh ? GF_PSH | GF_CLOSED : 0));
+}
+
+/** Rewrite group g's first packet into the GSO packet the group makes, with its virtio_net_hdr. */
+function groClose(g: usize): void {
+  const count = load<u32>(g + G_COUNT);
+  if (count < 2) return;
+  const flags = load<u32>(g + G_FLAGS), udp = (flags & GF_UDP) != 0, v4 = (flags & GF_V4) != 0;
+  const h = <usize>load<u32>(g + G_HEAD), ipl = <usize>load<u32>(g + G_IPL), gLen = load<u32>(g + G_LEN);
+  const l4len = gLen - <u32>ipl;
+  if (v4) {
     putBe16(h + 2, gLen);
     ipv4HeaderChecksum(h, ipl);
   } else {
     putBe16(h + 4, l4len);
   }
   // CHECKSUM_PARTIAL: the kernel (or the device it forwards to) adds the rest to the pseudo-header sum.
-  const csumAt: u32 = gUdp ? 6 : 16;
-  if (gUdp) putBe16(h + ipl + 4, l4len);
-  else if (gPsh) store<u8>(h + ipl + 13, load<u8>(h + ipl + 13) | TCP_PSH);
-  store<u16>(h + ipl + csumAt, <u16>fold(pseudo(h, gV4, gUdp ? 17 : 6, l4len)));
+  const csumAt: u32 = udp ? 6 : 16;
+  if (udp) putBe16(h + ipl + 4, l4len);
+  else if ((flags & GF_PSH) != 0) store<u8>(h + ipl + 13, load<u8>(h + ipl + 13) | TCP_PSH);
+  store<u16>(h + ipl + csumAt, <u16>fold(pseudo(h, v4, udp ? 17 : 6, l4len)));
   const v = h - <usize>VNET_HDR_LEN;
   store<u8>(v + VH_FLAGS, VNET_F_NEEDS_CSUM);
-  store<u8>(v + VH_GSO_TYPE, gUdp ? GSO_UDP_L4 : gV4 ? GSO_TCPV4 : GSO_TCPV6);
-  store<u16>(v + VH_HDR_LEN, <u16>gHl);
-  store<u16>(v + VH_GSO_SIZE, <u16>gMss);
-  store<u16>(v + VH_CSUM_START, <u16>gIpl);
+  store<u8>(v + VH_GSO_TYPE, udp ? GSO_UDP_L4 : v4 ? GSO_TCPV4 : GSO_TCPV6);
+  store<u16>(v + VH_HDR_LEN, <u16>load<u32>(g + G_HL));
+  store<u16>(v + VH_GSO_SIZE, <u16>load<u32>(g + G_MSS));
+  store<u16>(v + VH_CSUM_START, <u16>ipl);
   store<u16>(v + VH_CSUM_OFFSET, <u16>csumAt);
 }
+
+const NO_WRITE: u32 = 0xffffffff;
 
 /**
  * Plan the TUN writes of the ST_OK packets among the n descriptors at `desc` (decapsulated: D_OUT_OFF /
  * D_OUT_LEN, with VNET_HDR_LEN bytes of their slot before each). Write w is counts[w] iovecs (u32 array)
  * taken in order from the iovec array `iov` (16 bytes each: u64 address = base + offset, u64 length): the
- * first one a packet with its virtio_net_hdr, any others the payloads coalesced behind it. Returns the
- * number of writes.
+ * first one a packet with its virtio_net_hdr, any others the payloads coalesced behind it. `scratch`:
+ * groScratchSize(n) bytes. Returns the number of writes.
+ *
+ * As the kernel's GRO does, up to GRO_FLOWS flows are coalesced at once, so interleaved flows still make
+ * one write each: a packet joins the open group of its flow if it continues it, else that group is closed
+ * and the packet starts the flow's next one. Writes go out in the order of their first packets, which
+ * keeps every flow's packets in order (flows may pass each other, as through GRO). A packet that cannot
+ * be coalesced closes every open group first, so nothing of any flow passes it.
  */
-export function groPlan(desc: usize, n: i32, iov: usize, counts: usize, base: u64): i32 {
-  let writes = 0;
-  let j: usize = 0;
-  gCount = 0;
+export function groPlan(desc: usize, n: i32, iov: usize, counts: usize, base: u64, scratch: usize): i32 {
+  const writeOf = scratch, memberHl = scratch + (<usize>n << 2), next = scratch + (<usize>n << 3);
+  const groups = scratch + <usize>n * 12;
+  let writes: u32 = 0, open: u32 = 0;
   for (let i = 0; i < n; i++) {
     const d = desc + <usize>i * DESC_SIZE;
-    if (load<u32>(d + D_STATUS) != ST_OK) continue;
+    const wi = writeOf + (<usize>i << 2);
+    if (load<u32>(d + D_STATUS) != ST_OK) { store<u32>(wi, NO_WRITE); continue; }
     const p = <usize>load<u32>(d + D_OUT_OFF), len = load<u32>(d + D_OUT_LEN);
     const hl = len >= 28 ? groCandidate(p, len) : 0;
-    const e = iov + (j++ << 4);
-    if (hl != 0 && gCount > 0 && groFits(p, len, hl)) {
-      const plen = len - hl;
-      store<u64>(e, base + <u64>(p + hl));
-      store<u64>(e + 8, <u64>plen);
-      store<u32>(counts + (<usize>(writes - 1) << 2), ++gCount);
-      gLen += plen;
-      gSeq += plen;
-      gPsh = !gUdp && (load<u8>(p + gIpl + 13) & TCP_PSH) != 0;
-      gClosed = gPsh || plen < gMss;
-      continue;
+    store<u32>(memberHl + (<usize>i << 2), 0);
+    if (hl != 0) {
+      let k: u32 = 0;
+      while (k < open && !sameFlow(groups + <usize>k * G_SIZE, p)) k++;
+      if (k < open) {
+        const g = groups + <usize>k * G_SIZE;
+        if (groFits(g, p, len, hl)) {
+          groAdd(g, p, len, hl);
+          const w = load<u32>(g + G_WRITE);
+          store<u32>(wi, w);
+          store<u32>(memberHl + (<usize>i << 2), hl);
+          store<u32>(counts + (<usize>w << 2), load<u32>(counts + (<usize>w << 2)) + 1);
+          continue;
+        }
+        groRemove(groups, k, open--); // the flow's group ends here; this packet starts its next one
+      } else if (open == GRO_FLOWS) {
+        groRemove(groups, 0, open--); // the oldest
+      }
+      groStart(groups + <usize>open * G_SIZE, p, len, hl, writes);
+      open++;
+    } else if (hasPorts(p, len)) {
+      // A TCP or UDP packet that cannot join (a pure ACK, a SYN, a bad checksum): its flow's group ends
+      // before it, the other flows' go on.
+      for (let k: u32 = 0; k < open; k++) {
+        if (sameFlow(groups + <usize>k * G_SIZE, p)) { groRemove(groups, k, open--); break; }
+      }
+    } else {
+      for (let k: u32 = 0; k < open; k++) groClose(groups + <usize>k * G_SIZE); // anything else: all end
+      open = 0;
     }
-    groClose();
-    memory.fill(p - <usize>VNET_HDR_LEN, 0, VNET_HDR_LEN); // no offload: a packet complete as it is
-    store<u64>(e, base + <u64>(p - <usize>VNET_HDR_LEN));
-    store<u64>(e + 8, <u64>(len + <u32>VNET_HDR_LEN));
+    memory.fill(p - <usize>VNET_HDR_LEN, 0, VNET_HDR_LEN); // no offload unless groClose makes it a GSO packet
+    store<u32>(wi, writes);
     store<u32>(counts + (<usize>writes << 2), 1);
     writes++;
-    if (hl == 0) { gCount = 0; continue; }
-    gHead = p; gHl = hl; gV4 = load<u8>(p) == 0x45; gIpl = gV4 ? 20 : 40;
-    gUdp = load<u8>(p + (gV4 ? 9 : 6)) == 17;
-    gMss = len - hl; gLen = len; gCount = 1;
-    gSeq = gUdp ? 0 : bswap<u32>(load<u32>(p + gIpl + 4)) + gMss;
-    gPsh = !gUdp && (load<u8>(p + gIpl + 13) & TCP_PSH) != 0;
-    gClosed = gPsh;
   }
-  groClose();
-  return writes;
+  for (let k: u32 = 0; k < open; k++) groClose(groups + <usize>k * G_SIZE);
+  // Lay out the iovecs: write w's from the sum of the counts before it, its first packet first.
+  let at: u32 = 0;
+  for (let w: u32 = 0; w < writes; w++) {
+    store<u32>(next + (<usize>w << 2), at);
+    at += load<u32>(counts + (<usize>w << 2));
+  }
+  for (let i = 0; i < n; i++) {
+    const w = load<u32>(writeOf + (<usize>i << 2));
+    if (w == NO_WRITE) continue;
+    const slot = next + (<usize>w << 2), j = load<u32>(slot);
+    store<u32>(slot, j + 1);
+    const d = desc + <usize>i * DESC_SIZE;
+    const p = <usize>load<u32>(d + D_OUT_OFF), len = load<u32>(d + D_OUT_LEN), hl = load<u32>(memberHl + (<usize>i << 2));
+    const e = iov + (<usize>j << 4);
+    if (hl == 0) {
+      store<u64>(e, base + <u64>(p - <usize>VNET_HDR_LEN));
+      store<u64>(e + 8, <u64>(len + <u32>VNET_HDR_LEN));
+    } else {
+      store<u64>(e, base + <u64>(p + <usize>hl));
+      store<u64>(e + 8, <u64>(len - hl));
+    }
+  }
+  return <i32>writes;
+}
+
+/** Whether p is TCP or UDP over IPv4 without options, not a fragment, or over IPv6 without extension
+ *  headers, long enough to hold its ports. */
+function hasPorts(p: usize, len: u32): bool {
+  const b0 = load<u8>(p);
+  if (b0 == 0x45) {
+    const proto = load<u8>(p + 9);
+    return len >= 24 && (proto == 6 || proto == 17) && (be16(p + 6) & 0x3fff) == 0;
+  }
+  if (b0 >> 4 == 6) {
+    const nh = load<u8>(p + 6);
+    return len >= 44 && (nh == 6 || nh == 17);
+  }
+  return false;
+}
+
+/** Close group k of the `open` groups and remove it, keeping the others in the order they started. */
+function groRemove(groups: usize, k: u32, open: u32): void {
+  const g = groups + <usize>k * G_SIZE;
+  groClose(g);
+  memory.copy(g, g + G_SIZE, <usize>(open - k - 1) * G_SIZE);
 }

@@ -76,24 +76,27 @@ export class TsoReader {
 
 /**
  * Writing a processed batch to a TUN device with a virtio_net_hdr: the data plane groups its OK packets
- * into writes (consecutive segments of a TCP flow, or datagrams of a UDP flow, coalesced into one GSO
- * packet) and lays out the iovecs of
+ * into writes (in-order segments of a TCP flow, or datagrams of a UDP flow, coalesced into one GSO
+ * packet; up to 8 flows at once, interleaved or not) and lays out the iovecs of
  * each write in WASM memory, with addresses `base` + offset (base: where the memory is in this process).
  */
 export class GroPlan {
   readonly iovOff: number;
   private readonly countsOff: number;
+  /** The plan's working memory in WASM (its own: data-plane instances on other threads share the memory). */
+  private readonly scratchOff: number;
   private writes = 0;
 
   constructor(private readonly dp: DataPlane, readonly capacity: number, private readonly base: bigint) {
     this.iovOff = dp.allocate(capacity * 16, 16);
     this.countsOff = dp.allocate(capacity * 4, 4);
+    this.scratchOff = dp.allocate(dp.ex.groScratchSize(capacity) as number, 4);
   }
 
   /** Plan the writes of `batch` (count ≤ capacity). Returns how many. */
   plan(batch: PacketBatch): number {
     if (batch.count > this.capacity) throw new RangeError(`batch of ${batch.count} packets, plan of ${this.capacity}`);
-    this.writes = this.dp.ex.groPlan(batch.descOff, batch.count, this.iovOff, this.countsOff, this.base) as number;
+    this.writes = this.dp.ex.groPlan(batch.descOff, batch.count, this.iovOff, this.countsOff, this.base, this.scratchOff) as number;
     return this.writes;
   }
 

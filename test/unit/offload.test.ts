@@ -543,11 +543,14 @@ test("GRO: what may differ does not prevent it (DF set: any ID; PSH on the last)
   assert.equal(gro(withDrop, [1]).length, 1, "the dropped one is not written and does not split the run");
 });
 
-test("GRO: flows interleaved are written apart; a run stops before 64 KB; other protocols pass unchanged", () => {
+test("GRO: interleaved flows make a write each, in the order of their first packets; a run stops before 64 KB; other protocols pass unchanged", () => {
   const a = (k: number) => tcp({ seq: 1 + k * 1000, id: k, payload: randomBytes(1000) });
   const b = (k: number) => tcp({ sport: 1, seq: 1 + k * 1000, id: k, payload: randomBytes(1000) });
   const inter = [a(0), b(0), a(1), b(1)];
-  assert.deepEqual(gro(inter).map(Buffer.from), inter.map(plain));
+  const iw = gro(inter);
+  assert.equal(iw.length, 2);
+  assert.deepEqual(kernelSplit(iw[0]).map(Buffer.from), [inter[0], inter[2]].map(Buffer.from));
+  assert.deepEqual(kernelSplit(iw[1]).map(Buffer.from), [inter[1], inter[3]].map(Buffer.from));
   const big = Array.from({ length: 70 }, (_, k) => tcp({ seq: 1 + k * 1400, id: k, payload: randomBytes(1400) }));
   const writes = gro(big);
   const counts = writes.map((w) => kernelSplit(w).length);
@@ -557,6 +560,66 @@ test("GRO: flows interleaved are written apart; a run stops before 64 KB; other 
   const icmp = new Uint8Array(28); icmp[0] = 0x45; put16(icmp, 2, 28); icmp[9] = 1; put16(icmp, 10, ~sum16(icmp.subarray(0, 20)) & 0xffff);
   const a0 = a(0);
   assert.deepEqual(gro([icmp, a0]).map(Buffer.from), [plain(icmp), plain(a0)]);
+});
+
+/** The flow a packet belongs to, as text: addresses, protocol and ports. */
+function flowOf(p: Uint8Array): string {
+  const ipl = ipLen(p);
+  return `${p[0] >> 4 === 4 ? hex(p.subarray(12, 20)) : hex(p.subarray(8, 40))}/${protoOf(p)}/${hex(p.subarray(ipl, ipl + 4))}`;
+}
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+
+/** Check that `writes` carry exactly `pkts`, each flow's packets in their order, the writes in the
+ *  order of their first packets; returns how many packets each write carries. */
+function checkOrder(pkts: Uint8Array[], writes: Uint8Array[]): number[] {
+  const out = writes.map(kernelSplit);
+  const index = new Map(pkts.map((p, i) => [Buffer.from(p).toString("hex"), i]));
+  const firsts = out.map((w) => index.get(Buffer.from(w[0]).toString("hex"))!);
+  assert.deepEqual([...firsts].sort((x, y) => x - y), firsts, "writes in the order of their first packets");
+  const flat = out.flat().map((p) => Buffer.from(p));
+  assert.deepEqual([...flat].sort(Buffer.compare), pkts.map((p) => Buffer.from(p)).sort(Buffer.compare), "every packet once, unchanged");
+  const byFlow = (list: Uint8Array[]) => {
+    const m = new Map<string, string[]>();
+    for (const p of list) m.set(flowOf(p), [...(m.get(flowOf(p)) ?? []), Buffer.from(p).toString("hex")]);
+    return m;
+  };
+  assert.deepEqual(byFlow(flat), byFlow(pkts), "each flow's packets in order");
+  return out.map((w) => w.length);
+}
+
+test("GRO: up to 8 interleaved UDP and TCP flows (IPv4 and IPv6) coalesce at once; a 9th evicts the oldest; order kept per flow", () => {
+  const flow = (f: number, k: number) => f % 2
+    ? udp({ v6: f % 4 === 1, sport: 1000 + f, id: k, payload: randomBytes(200) })
+    : tcp({ v6: f % 4 === 2, sport: 1000 + f, seq: 1 + k * 500, id: k, payload: randomBytes(500) });
+  for (const flows of [2, 5, 8]) {
+    const pkts = Array.from({ length: 8 * flows }, (_, i) => flow(i % flows, Math.floor(i / flows)));
+    const sizes = checkOrder(pkts, gro(pkts));
+    assert.deepEqual(sizes, Array(flows).fill(8), `${flows} flows round-robin: one write each`);
+  }
+  // Nine flows round-robin: the table holds eight, so each new packet evicts the flow needed next.
+  const nine = Array.from({ length: 27 }, (_, i) => flow(i % 9, Math.floor(i / 9)));
+  const sizes = checkOrder(nine, gro(nine));
+  assert.equal(sizes.reduce((x, y) => x + y), 27);
+  // Runs of nine flows, each a few packets long, still coalesce.
+  const runs = Array.from({ length: 36 }, (_, i) => flow(Math.floor(i / 4) % 9, (i % 4) + 4 * Math.floor(i / 36)));
+  assert.deepEqual(checkOrder(runs, gro(runs)), Array(9).fill(4));
+});
+
+test("GRO: a TCP packet that cannot join ends its own flow's group only; anything else ends them all; dropped packets are skipped", () => {
+  const a = (k: number) => tcp({ seq: 1 + k * 1000, id: k, payload: randomBytes(1000) });
+  const b = (k: number) => tcp({ sport: 7, seq: 1 + k * 1000, id: k, payload: randomBytes(1000) });
+  const ackA = tcp({ seq: 1, ack: 99, id: 50, payload: new Uint8Array(0) }); // flow a's pure ACK (another ack number)
+  const pkts = [a(0), b(0), a(1), ackA, b(1), a(2), b(2)];
+  const writes = gro(pkts);
+  assert.deepEqual(checkOrder(pkts, writes), [2, 3, 1, 1]); // a0+a1 | b0+b1+b2 | ACK | a2
+  assert.deepEqual(Buffer.from(writes[2]), plain(ackA));
+  const icmp = new Uint8Array(28); icmp[0] = 0x45; put16(icmp, 2, 28); icmp[9] = 1; put16(icmp, 10, ~sum16(icmp.subarray(0, 20)) & 0xffff);
+  const withIcmp = [a(0), b(0), icmp, a(1), b(1)];
+  assert.deepEqual(checkOrder(withIcmp, gro(withIcmp)), [1, 1, 1, 1, 1]);
+  // A packet that failed decapsulation is not written and breaks nothing.
+  const dropped = [a(0), b(0), a(1), b(1), a(2)];
+  const dw = gro(dropped, [2]);
+  assert.deepEqual(dw.map((w) => kernelSplit(w).length), [1, 2, 1]); // a0 | b0+b1 | a2 (a1 missing: a sequence gap)
 });
 
 test("GRO: consecutive datagrams of a UDP flow become one UDP GSO write the kernel splits back into them", () => {
