@@ -14,7 +14,8 @@
 //         host A's own UDP/IP stack, so that the generator's thread (which also carries each packet through
 //         gateway A's forwarding, in its softirq) is less of the ceiling; --path udp sends them on connected
 //         UDP sockets. The datagrams are the same (IPv4 with DF and IDs counting up, UDP checksums).
-//         --flows N sends from N source ports (default 1) per sender, --senders S from S generator processes
+//         --flows N sends from N source ports (default 1) per sender, a batch of one after another, or with
+//         --interleave (packet path) datagram by datagram in turn; --senders S from S generator processes
 //         (default 1; each a share of the rate), the same for every implementation and the veth;
 // plus, once, the same between the two gateway namespaces over the bare veth (kernel only: what the tools
 // and the machine can do at all). While each runs, the gateways' threads are sampled from /proc (CPU %, time
@@ -23,7 +24,7 @@
 // counters give packets per batch and syscalls per packet. Results: bench/results/tunnel.json.
 //
 // Options: --seconds (TCP, 5) --step (seconds per UDP step, 3) --steps (6) --length (UDP payload, 64)
-// --flows (UDP source ports per sender, 1) --senders (generator processes, 1) --path (packet|udp) --rounds (3: the order
+// --flows (UDP source ports per sender, 1) --interleave --senders (generator processes, 1) --path (packet|udp) --rounds (3: the order
 // alternates, medians are reported; the machine is shared) --backend (wasm) --no-perf.
 //
 // Everything shares the machine's cores with the traffic tools and the kernel (and whoever else runs: load averages
@@ -234,7 +235,9 @@ async function startStrongswan(topo: Topology): Promise<Gateways> {
 
 // ------------------------------------------------------------------------------------------ measuring
 
-interface Options { seconds: number; step: number; steps: number; length: number; flows: number; senders: number; path: SendPath; rounds: number; perf: boolean }
+interface Options {
+  seconds: number; step: number; steps: number; length: number; flows: number; senders: number; path: SendPath; interleave: boolean; rounds: number; perf: boolean;
+}
 
 /** Our daemons' worker counters (gateway A, B) before and after a step. */
 interface Counters { before: GatewayStats[]; after: GatewayStats[] }
@@ -279,7 +282,7 @@ async function udpStep(client: Netns, server: Netns, address: string, dir: strin
     // Each sender a share of the rate, with flows of its own; together they are one offered load.
     const results = await Promise.all(Array.from({ length: o.senders }, async (_, k) => {
       const r = await client.execAsync([process.execPath, FLOOD_JS, "send", "--to", address, ...common, "--length", String(o.length),
-        "--flows", String(o.flows), "--first-flow", String(k * o.flows), "--path", o.path,
+        "--flows", String(o.flows), "--first-flow", String(k * o.flows), "--path", o.path, ...(o.interleave ? ["--interleave"] : []),
         "--pps", pps === "max" ? "0" : String(Math.max(1, Math.round(pps / o.senders))), "--seconds", String(o.step)],
       { timeoutMs: 60_000 + o.step * 1000, check: false });
       if (r.code !== 0) throw new Error(`UDP generator: ${r.stdout.slice(-400)} ${r.stderr}`);
@@ -416,7 +419,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       seconds: { type: "string", default: "5" }, step: { type: "string", default: "3" }, steps: { type: "string", default: "6" },
-      length: { type: "string", default: "64" }, flows: { type: "string", default: "1" }, senders: { type: "string", default: "1" }, path: { type: "string", default: "packet" }, backend: { type: "string", default: "wasm" }, "no-perf": { type: "boolean", default: false },
+      length: { type: "string", default: "64" }, flows: { type: "string", default: "1" }, senders: { type: "string", default: "1" }, path: { type: "string", default: "packet" }, interleave: { type: "boolean", default: false }, backend: { type: "string", default: "wasm" }, "no-perf": { type: "boolean", default: false },
       rounds: { type: "string", default: "3" },
     },
   });
@@ -427,9 +430,10 @@ async function main(): Promise<void> {
   };
   const o: Options = {
     seconds: num("seconds", values.seconds, 1, 600), step: num("step", values.step, 1, 60), steps: num("steps", values.steps, 1, 20),
-    length: num("length", values.length, 20, 1400), flows: num("flows", values.flows, 1, 64), senders: num("senders", values.senders, 1, 8), path: values.path as SendPath, rounds: num("rounds", values.rounds, 1, 20), perf: PERF && !values["no-perf"],
+    length: num("length", values.length, 20, 1400), flows: num("flows", values.flows, 1, 64), senders: num("senders", values.senders, 1, 8), path: values.path as SendPath, interleave: values.interleave, rounds: num("rounds", values.rounds, 1, 20), perf: PERF && !values["no-perf"],
   };
   if (!SEND_PATHS.includes(o.path)) throw new Error(`--path must be one of ${SEND_PATHS.join(", ")}`);
+  if (o.interleave && o.path !== "packet") throw new Error("--interleave needs --path packet");
   const backend = values.backend as BackendName;
   if (!BACKEND_NAMES.includes(backend)) throw new Error(`--backend must be one of ${BACKEND_NAMES.join(", ")}`);
   requireRoot();
@@ -439,7 +443,7 @@ async function main(): Promise<void> {
   installProcessHooks();
   const load0 = loadavg();
   if (o.flows * o.senders > 64) throw new Error("--flows × --senders must be at most 64");
-  console.log(`tunnel bench: TCP ${o.seconds} s (iperf3); UDP ${o.length}-byte payloads, ${o.senders} sender(s) × ${o.flows} flow(s), ${o.steps} steps of ${o.step} s, ` +
+  console.log(`tunnel bench: TCP ${o.seconds} s (iperf3); UDP ${o.length}-byte payloads, ${o.senders} sender(s) × ${o.flows} flow(s)${o.interleave ? " interleaved" : ""}, ${o.steps} steps of ${o.step} s, ` +
     `loss limit ${LOSS_LIMIT} % (${GENERATOR(o.path)}); ` +
     `crypto backend ${backend}; load average ${load0.map((x) => x.toFixed(1)).join(" ")} on ${availableParallelism()} CPUs` +
     (o.perf ? "; perf counts syscalls" : ""));

@@ -5,7 +5,7 @@
 //   node udp-flood.js sink --bind ADDR --port P --run ID [--flows F]
 //       counts until SIGTERM/SIGINT, then prints one JSON line (SinkResult) and exits;
 //   node udp-flood.js send --to ADDR --port P --run ID --pps N|0 --seconds S [--length L] [--flows F] [--first-flow K]
-//                          [--path udp|packet]
+//                          [--path udp|packet] [--interleave]
 //       sends for S seconds (--pps 0: as fast as it can), then prints one JSON line (SendResult); its flows are
 //       numbered K..K+F-1, so that several senders (processes: one thread each) can feed one sink.
 //
@@ -16,7 +16,8 @@
 // (PACKET_QDISC_BYPASS): what pktgen-style generators do, so that one generator thread spends its time on the
 // packets' way through the next hop, not on its own stack. The next hop's MAC address comes from the
 // neighbour table (`ip route get`, `ip neigh`; one ping fills it if empty). Every datagram still arrives at
-// the next hop as a single 64-byte-payload packet.
+// the next hop as a single 64-byte-payload packet. --interleave (packet path) sends the flows in turn
+// datagram by datagram, as many hosts behind a gateway would, instead of a batch of one flow after another.
 //
 // The sender's datagrams go out with sendmmsg() in batches from rings allocated once; it paces by sleeping
 // (clock_nanosleep, absolute CLOCK_MONOTONIC deadlines, so no drift) before each batch, a batch being
@@ -156,6 +157,7 @@ export class MsgRing {
   readonly block: NativeBlock;
   readonly data: NativeBlock;
   readonly view: DataView;
+  private readonly entries: bigint[];
 
   constructor(readonly n: number, length: number) {
     const { MMSG_SIZE, IOV_SIZE } = LAYOUT;
@@ -170,9 +172,13 @@ export class MsgRing {
       putPointer(u32, iov + LAYOUT.IOV_BASE, this.data.address + i * SLOT);
       u32[(iov + LAYOUT.IOV_LEN) >> 2] = length;
     }
+    this.entries = Array.from({ length: n }, (_, i) => this.block.ptr + BigInt(i * MMSG_SIZE));
   }
 
   msgLen(i: number): number { return this.block.u32[(i * LAYOUT.MMSG_SIZE + LAYOUT.MSG_LEN) >> 2]; }
+
+  /** The address of entry i, for sendmmsg() from there (made once: a BigInt per call would allocate). */
+  entry(i: number): bigint { return this.entries[i]; }
 }
 
 /** Absolute CLOCK_MONOTONIC sleeps (process.hrtime is that clock on Linux). */
@@ -191,6 +197,8 @@ export const SEND_PATHS: readonly SendPath[] = ["udp", "packet"];
 
 export interface SendOptions {
   to: string; port: number; run: number; pps: number; seconds: number; length: number; flows: number; firstFlow?: number; path?: SendPath;
+  /** Packet path: the flows take turns datagram by datagram, not batch by batch. */
+  interleave?: boolean;
 }
 
 /** Batch size for a target rate: ~BATCH_NS worth, 1..RING datagrams (RING when unpaced). */
@@ -198,13 +206,29 @@ export function batchFor(pps: number): number {
   return pps <= 0 ? RING : Math.max(1, Math.min(RING, Math.round(pps * BATCH_NS / 1e9)));
 }
 
-/** One flow's way out: an fd to sendmmsg() its ring on, and where in each slot the payload starts. */
+/**
+ * A ring of datagrams and the socket it is sent on: one flow's (each UDP socket, or each flow of the packet
+ * path), or, with --interleave, all flows' of the packet path in turn, slot by slot.
+ */
 export interface Flow {
-  fd: number; ring: MsgRing; seq: number; entries: bigint;
+  fd: number; ring: MsgRing;
   /** Offset of the payload (the probe header) in each slot. */
   payload: number;
-  /** Packet path: the checksums to stamp (UDP's, and IPv4's header with the ID) for each sequence number. */
-  sums?: FrameSums;
+  /** The sequence number each of the ring's flows sends next. */
+  seqs: number[];
+  /** Which of `seqs` each slot carries. */
+  slotFlow: Uint8Array;
+  /** Slots in use (a multiple of seqs.length, so that slot i always carries flow i % seqs.length). */
+  slots: number;
+  /** The slot the next send starts at. */
+  next: number;
+  /** Packet path: the checksums to stamp (UDP's, and IPv4's header with the ID) per slot. */
+  sums?: FrameSums[];
+}
+
+function ringFlow(fd: number, ring: MsgRing, payload: number, flows: number, sums?: FrameSums[]): Flow {
+  const slots = RING - (RING % flows);
+  return { fd, ring, payload, seqs: new Array<number>(flows).fill(0), slotFlow: Uint8Array.from({ length: RING }, (_, i) => i % flows), slots, next: 0, sums };
 }
 
 function udpFlows(o: SendOptions, dst: SockAddr): Flow[] {
@@ -214,7 +238,7 @@ function udpFlows(o: SendOptions, dst: SockAddr): Flow[] {
     check(`connect(${dst})`, connect(fd, sa, saLen) as number);
     const ring = new MsgRing(RING, o.length);
     for (let i = 0; i < RING; i++) writeProbe(ring.view, i * SLOT, o.run, (o.firstFlow ?? 0) + f, 0);
-    return { fd, ring, seq: 0, entries: ring.block.ptr, payload: 0 };
+    return ringFlow(fd, ring, 0, 1);
   });
 }
 
@@ -314,32 +338,45 @@ function packetFlows(o: SendOptions, dst: SockAddr): Flow[] {
   llv.setUint16(0, AF_PACKET, true); llv.setInt32(4, hop.ifindex, true);
   check(`bind(AF_PACKET, ${hop.dev})`, sys.bind(fd, ll, SOCKADDR_LL) as number);
   check("setsockopt(PACKET_QDISC_BYPASS)", sys.setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, Int32Array.of(1), 4) as number);
-  return Array.from({ length: o.flows }, (_, f) => packetFlow(o, hop, dst, fd, (o.firstFlow ?? 0) + f));
+  const first = o.firstFlow ?? 0;
+  if (o.interleave) return [packetFlow(o, hop, dst, fd, first, o.flows)];
+  return Array.from({ length: o.flows }, (_, f) => packetFlow(o, hop, dst, fd, first + f));
 }
 
-/** Flow number `flow` of the packet path: its ring of frames to `dst` via `hop`, sent on `fd`. */
-export function packetFlow(o: Pick<SendOptions, "run" | "length">, hop: NextHop, dst: SockAddr, fd: number, flow: number): Flow {
+/**
+ * The packet path's ring of frames to `dst` via `hop`, sent on `fd`: flow number `flow` in every slot, or
+ * flows flow..flow+count-1 slot by slot (interleaved).
+ */
+export function packetFlow(o: Pick<SendOptions, "run" | "length">, hop: NextHop, dst: SockAddr, fd: number, flow: number, count = 1): Flow {
   const payload = ETH_HEADER + (dst.version === 6 ? IP6_HEADER : IP4_HEADER) + UDP_HEADER;
   if (payload + o.length > SLOT) throw new Error(`--length ${o.length} does not fit a ${SLOT}-byte frame`);
+  if (count < 1 || count > RING) throw new Error(`a ring interleaves 1 to ${RING} flows`);
   const ring = new MsgRing(RING, payload + o.length);
   const u8 = new Uint8Array(ring.data.u8.buffer, ring.data.u8.byteOffset);
-  let sums: FrameSums | undefined;
-  for (let i = 0; i < RING; i++) {
-    writeProbe(ring.view, i * SLOT + payload, o.run, flow, 0);
-    sums = writeFrameHeaders(u8, i * SLOT, hop, dst, FIRST_PORT + flow, o.length);
-  }
-  return { fd, ring, seq: 0, entries: ring.block.ptr, payload, sums };
+  const sums = Array.from({ length: RING }, (_, i) => {
+    const f = flow + (i % count);
+    writeProbe(ring.view, i * SLOT + payload, o.run, f, 0);
+    return writeFrameHeaders(u8, i * SLOT, hop, dst, FIRST_PORT + f, o.length);
+  });
+  return ringFlow(fd, ring, payload, count, sums);
 }
 
-/** Stamps sequence numbers seq.. into slots 0..n-1 of a flow's ring; on the packet path also the IPv4 ID
- *  (the sequence number's low 16 bits) and the checksums, updated from their sums with sequence 0. */
-export function stamp(flow: Flow, n: number): void {
-  const view = flow.ring.view, p = flow.payload, c = flow.sums;
-  for (let i = 0, seq = flow.seq; i < n; i++, seq++) {
+/**
+ * Stamps the next sequence numbers into up to n slots from `flow.next` (fewer at the ring's end), each
+ * slot its own flow's next one; on the packet path also the IPv4 ID (the sequence number's low 16 bits)
+ * and the checksums, updated from their sums with sequence 0. Returns how many slots; `unstamp` gives
+ * back the numbers of those that were not sent.
+ */
+export function stamp(flow: Flow, n: number): number {
+  const view = flow.ring.view, p = flow.payload, sums = flow.sums, seqs = flow.seqs, slotFlow = flow.slotFlow;
+  const from = flow.next, to = Math.min(from + n, flow.slots);
+  for (let i = from; i < to; i++) {
+    const seq = seqs[slotFlow[i]]++;
     const hi = Math.floor(seq / 0x1_0000_0000), lo = seq >>> 0, at = i * SLOT + p;
     view.setUint32(at + 12, hi);
     view.setUint32(at + 16, lo);
-    if (!c) continue;
+    if (!sums) continue;
+    const c = sums[i];
     const s = fold(c.udpBase + (hi >>> 16) + (hi & 0xffff) + (lo >>> 16) + (lo & 0xffff));
     view.setUint16(i * SLOT + c.udp, (~s & 0xffff) || 0xffff); // a computed 0 is sent as 0xffff
     if (c.ip < 0) continue;
@@ -347,6 +384,14 @@ export function stamp(flow: Flow, n: number): void {
     view.setUint16(ip + 4, id);
     view.setUint16(ip + 10, ~fold(c.ipBase + id) & 0xffff);
   }
+  return to - from;
+}
+
+/** After a send of `sent` of the `stamped` slots from flow.next: the rest give their numbers back, and
+ *  the next send starts after the sent ones. */
+export function unstamp(flow: Flow, stamped: number, sent: number): void {
+  for (let i = flow.next + stamped - 1; i >= flow.next + sent; i--) flow.seqs[flow.slotFlow[i]]--;
+  flow.next = (flow.next + sent) % flow.slots;
 }
 
 export function send(o: SendOptions): SendResult {
@@ -367,11 +412,11 @@ export function send(o: SendOptions): SendResult {
     } else if (process.hrtime.bigint() >= end) break;
     const flow = flows[f];
     f = f + 1 === flows.length ? 0 : f + 1;
-    const n = Math.min(batch, total - r.sent);
-    stamp(flow, n);
-    const k = sendmmsg(flow.fd, flow.entries, n);
+    const start = flow.next, n = stamp(flow, Math.min(batch, total - r.sent));
+    const k = sendmmsg(flow.fd, flow.ring.entry(start), n);
     r.sendmmsgCalls++;
-    if (k > 0) { flow.seq += k; r.sent += k; continue; }
+    unstamp(flow, n, Math.max(k, 0));
+    if (k > 0) { r.sent += k; continue; }
     const e = errno();
     if (e === E.EINTR) continue;
     // An ICMP error reported on the connected socket (once: the next call sends again), a device queue
@@ -434,7 +479,7 @@ async function main(): Promise<void> {
     options: {
       to: { type: "string" }, bind: { type: "string" }, port: { type: "string", default: "5201" }, run: { type: "string" },
       pps: { type: "string", default: "0" }, seconds: { type: "string", default: "3" }, length: { type: "string", default: "64" },
-      flows: { type: "string", default: "1" }, "first-flow": { type: "string", default: "0" }, path: { type: "string", default: "udp" }, "receive-buffer": { type: "string", default: String(4 << 20) },
+      flows: { type: "string", default: "1" }, "first-flow": { type: "string", default: "0" }, path: { type: "string", default: "udp" }, interleave: { type: "boolean", default: false }, "receive-buffer": { type: "string", default: String(4 << 20) },
     },
   });
   const num = (name: string, v: string | undefined, min: number, max: number) => {
@@ -450,7 +495,11 @@ async function main(): Promise<void> {
     const firstFlow = num("first-flow", values["first-flow"], 0, MAX_FLOWS - flows);
     const path = values.path as SendPath;
     if (!SEND_PATHS.includes(path)) throw new Error(`--path must be one of ${SEND_PATHS.join(", ")}`);
-    const r = send({ to: values.to, port, run, pps: num("pps", values.pps, 0, 1e8), seconds: num("seconds", values.seconds, 0.1, 600), length, flows, firstFlow, path });
+    if (values.interleave && path !== "packet") throw new Error("--interleave needs --path packet");
+    const r = send({
+      to: values.to, port, run, pps: num("pps", values.pps, 0, 1e8), seconds: num("seconds", values.seconds, 0.1, 600), length, flows, firstFlow, path,
+      interleave: values.interleave,
+    });
     console.log(JSON.stringify(r));
   } else if (positionals[0] === "sink") {
     if (!values.bind) throw new Error("sink needs --bind");

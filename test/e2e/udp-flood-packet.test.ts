@@ -39,7 +39,7 @@ function udpCounters(ns: string, v6: boolean): { in: number; csumErrors: number 
   return { in: get("InDatagrams"), csumErrors: get("InCsumErrors") };
 }
 
-async function flood(to: string, flows: number, length: number): Promise<{ sent: SendResult; got: SinkResult; counters: { in: number; csumErrors: number } }> {
+async function flood(to: string, flows: number, length: number, interleave: boolean): Promise<{ sent: SendResult; got: SinkResult; counters: { in: number; csumErrors: number } }> {
   const t = topo!, v6 = to.includes(":"), run = String(Math.floor(Math.random() * 2 ** 32));
   const before = udpCounters(t.b, v6);
   const sink = spawn("ip", ["netns", "exec", t.b, process.execPath, FLOOD_JS, "sink", "--bind", to, "--port", "5202", "--run", run, "--flows", String(flows)],
@@ -52,7 +52,8 @@ async function flood(to: string, flows: number, length: number): Promise<{ sent:
     for (let i = 0; i < 200 && !out.includes("ready"); i++) await new Promise((r) => setTimeout(r, 25));
     assert.ok(out.includes("ready"), `sink did not start: ${err}`);
     const sent = JSON.parse(execFileSync("ip", ["netns", "exec", t.a, process.execPath, FLOOD_JS, "send", "--path", "packet", "--to", to, "--port", "5202",
-      "--run", run, "--pps", "20000", "--seconds", "0.5", "--flows", String(flows), "--length", String(length)], { encoding: "utf8", timeout: 30_000 }).trim().split("\n").pop()!) as SendResult;
+      "--run", run, "--pps", "20000", "--seconds", "0.5", "--flows", String(flows), "--length", String(length), ...(interleave ? ["--interleave"] : [])],
+      { encoding: "utf8", timeout: 30_000 }).trim().split("\n").pop()!) as SendResult;
     await new Promise((r) => setTimeout(r, 200));
     sink.kill("SIGTERM");
     assert.equal(await exited, 0, err);
@@ -64,17 +65,19 @@ async function flood(to: string, flows: number, length: number): Promise<{ sent:
   }
 }
 
-for (const [label, to, flows, length] of [
-  ["IPv4, on the link", ADDR.b4, 1, 64], ["IPv4, through the next hop, 3 flows, odd length", ROUTED.v4, 3, 101],
-  ["IPv6, on the link", ADDR.b6, 1, 64], ["IPv6, through the next hop, 3 flows, odd length", ROUTED.v6, 3, 101],
+for (const [label, to, flows, length, interleave] of [
+  ["IPv4, on the link", ADDR.b4, 1, 64, false], ["IPv4, through the next hop, 3 flows, odd length", ROUTED.v4, 3, 101, false],
+  ["IPv6, on the link", ADDR.b6, 1, 64, false], ["IPv6, through the next hop, 3 flows, odd length", ROUTED.v6, 3, 101, false],
+  ["IPv4, 5 flows interleaved", ROUTED.v4, 5, 64, true], ["IPv6, 7 flows interleaved", ROUTED.v6, 7, 64, true],
 ] as const) {
   test(`packet path, ${label}: every frame arrives as a datagram the kernel accepts`, async () => {
-    const { sent, got, counters } = await flood(to, flows, length);
+    const { sent, got, counters } = await flood(to, flows, length, interleave);
     assert.equal(sent.sent, 10_000);
     assert.equal(sent.errors, 0, sent.lastErrno);
     assert.deepEqual({ received: got.received, lost: got.lost, reordered: got.reordered, duplicates: got.duplicates, stray: got.stray },
       { received: 10_000, lost: 0, reordered: 0, duplicates: 0, stray: 0 });
     assert.equal(got.next.reduce((n, x) => n + x, 0), 10_000);
+    if (interleave) assert.ok(Math.max(...got.next) - Math.min(...got.next) <= 1, `the flows took turns: ${got.next}`);
     assert.equal(counters.csumErrors, 0, "UDP checksum errors at B");
     assert.ok(counters.in >= 10_000, `B's UDP delivered ${counters.in}`);
   });

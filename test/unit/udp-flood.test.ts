@@ -4,7 +4,7 @@
 // through a real kernel: test/e2e/udp-flood-packet.test.ts.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { batchFor, packetFlow, PROBE_HEADER, PROBE_MAGIC, ProbeCounter, SeqTracker, send, sink, SLOT, stamp, writeProbe, type NextHop } from "../../bench/lib/udp-flood.js";
+import { batchFor, packetFlow, PROBE_HEADER, PROBE_MAGIC, ProbeCounter, SeqTracker, send, sink, SLOT, stamp, unstamp, writeProbe, type NextHop } from "../../bench/lib/udp-flood.js";
 import { SockAddr } from "../../src/io/sockaddr.js";
 
 test("probe header: 'WPKT', run, flow, 64-bit sequence number, big-endian", () => {
@@ -118,8 +118,8 @@ for (const [v, src, dst] of [[4, "10.9.1.2", "10.9.2.3"], [6, "fd00:1::2", "fd00
       assert.equal(flow.payload, payload);
       // Sequence numbers that carry into every 16-bit word of the checksums, and past 2^32.
       for (const seq of [0, 1, 0xffff, 0x10000, 0xfffffffe, 2 ** 32 + 0x1234, 2 ** 40 - 3]) {
-        flow.seq = seq;
-        stamp(flow, 3);
+        flow.seqs[0] = seq; flow.next = 0;
+        assert.equal(stamp(flow, 3), 3);
         for (let i = 0; i < 3; i++) {
           const f = flow.ring.data.u8.subarray(i * SLOT, i * SLOT + payload + length), d = new DataView(f.buffer, f.byteOffset);
           assert.deepEqual([...f.subarray(0, 12)], [2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1]);
@@ -159,4 +159,28 @@ for (const [v, src, dst] of [[4, "10.9.1.2", "10.9.2.3"], [6, "fd00:1::2", "fd00
 test("packet path: a frame larger than a ring slot, and mixed address families, are refused", () => {
   assert.throws(() => packetFlow({ run: 1, length: SLOT }, { ...HOP, src: "10.9.1.2" }, new SockAddr("10.9.2.3", 1), -1, 0), /does not fit/);
   assert.throws(() => packetFlow({ run: 1, length: 64 }, { ...HOP, src: "fd00::1" }, new SockAddr("10.9.2.3", 1), -1, 0), /different families/);
+});
+
+test("packet path, interleaved: slot i carries flow i % F with that flow's next number; the ring wraps; unsent slots give their numbers back", () => {
+  const hop = { ...HOP, src: "10.9.1.2" }, to = new SockAddr("10.9.2.3", 5202);
+  const flow = packetFlow({ run: 9, length: 64 }, hop, to, -1, 10, 3); // flows 10, 11, 12
+  assert.equal(flow.slots, 63); // a multiple of 3
+  const sent: [number, number][] = []; // [flow, seq] of every datagram "sent"
+  const read = (i: number): [number, number] => {
+    const v = new DataView(flow.ring.data.u8.buffer, flow.ring.data.u8.byteOffset + i * SLOT);
+    assert.equal(v.getUint16(14 + 20), 49152 + 10 + (i % 3), "the source port is the slot's flow's");
+    return [v.getUint32(flow.payload + 8), v.getUint32(flow.payload + 16)];
+  };
+  // Sends of 20 that take 20, 13 (the rest given back), 20, ..., past the end of the ring.
+  for (const [want, took] of [[20, 20], [20, 13], [20, 20], [20, 20], [20, 5], [20, 20]]) {
+    const start = flow.next, n = stamp(flow, want);
+    assert.equal(n, Math.min(want, flow.slots - start));
+    for (let i = start; i < start + Math.min(n, took); i++) sent.push(read(i));
+    unstamp(flow, n, Math.min(n, took));
+  }
+  for (const f of [10, 11, 12]) {
+    const seqs = sent.filter(([g]) => g === f).map(([, q]) => q);
+    assert.deepEqual(seqs, seqs.map((_, k) => k), `flow ${f}: 0, 1, 2, ... with no gap or repeat`);
+  }
+  assert.deepEqual(flow.seqs, [10, 11, 12].map((f) => sent.filter(([g]) => g === f).length));
 });
