@@ -431,8 +431,9 @@ const NO_WRITE: u32 = 0xffffffff;
  * As the kernel's GRO does, up to GRO_FLOWS flows are coalesced at once, so interleaved flows still make
  * one write each: a packet joins the open group of its flow if it continues it, else that group is closed
  * and the packet starts the flow's next one. Writes go out in the order of their first packets, which
- * keeps every flow's packets in order (flows may pass each other, as through GRO). A packet that cannot
- * be coalesced closes every open group first, so nothing of any flow passes it.
+ * keeps every flow's packets in order (flows may pass each other, as through GRO). A TCP or UDP packet
+ * that cannot be coalesced ends its own flow's group first, so nothing of its flow passes it; any other
+ * packet (ICMP, a fragment, options or extension headers) ends every group.
  */
 export function groPlan(desc: usize, n: i32, iov: usize, counts: usize, base: u64, scratch: usize): i32 {
   const writeOf = scratch, memberHl = scratch + (<usize>n << 2), next = scratch + (<usize>n << 3);

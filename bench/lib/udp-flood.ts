@@ -268,7 +268,9 @@ export function nextHop(to: string): NextHop {
   const neighbour = () => mac(ip(["neigh", "show", hop, "dev", dev])[0]?.lladdr);
   let dstMac = neighbour();
   if (!dstMac) {
-    execFileSync("ping", [hop.includes(":") ? "-6" : "-4", "-n", "-c", "1", "-W", "2", hop], { stdio: "ignore" });
+    try {
+      execFileSync("ping", [hop.includes(":") ? "-6" : "-4", "-n", "-c", "1", "-W", "2", hop], { stdio: "ignore" });
+    } catch { /* no answer: the neighbour table says what came of it */ }
     dstMac = neighbour();
   }
   if (!dstMac) throw new Error(`the next hop ${hop} (dev ${dev}) has no MAC address in the neighbour table`);

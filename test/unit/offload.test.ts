@@ -1,8 +1,8 @@
-// TCP segmentation (TSO) and coalescing (GRO) of the TUN offload path (assembly/offload.ts through
-// src/dataplane/offload.ts), against an oracle written here: TCP/IP packets, their checksums (RFC 1071,
-// big-endian words, summed the plain way) and the kernel's segmentation of a GSO packet (tcp_gso_segment:
-// lengths, IPv4 IDs counted up, sequence numbers, FIN/PSH on the last segment, CWR on the first) are
-// built by hand, independently of the code under test.
+// TCP/UDP segmentation (TSO, USO) and coalescing (GRO) of the TUN offload path (assembly/offload.ts
+// through src/dataplane/offload.ts), against an oracle written here: TCP/IP and UDP packets, their
+// checksums (RFC 1071, big-endian words, summed the plain way) and the kernel's segmentation of a GSO
+// packet (tcp_gso_segment / __udp_gso_segment: lengths, IPv4 IDs counted up, sequence numbers, FIN/PSH on
+// the last segment, CWR on the first) are built by hand, independently of the code under test.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -10,6 +10,7 @@ import { DataPlane } from "../../src/dataplane/dataplane.js";
 import type { PacketBatch } from "../../src/dataplane/batch.js";
 import { DROP_REASONS } from "../../src/dataplane/layout.js";
 import { GroPlan, TsoReader } from "../../src/dataplane/offload.js";
+import { hex } from "../helpers/packets.js";
 
 const dp = DataPlane.create({ maxSAs: 4, backend: "wasm" });
 const L = dp.L;
@@ -567,20 +568,19 @@ function flowOf(p: Uint8Array): string {
   const ipl = ipLen(p);
   return `${p[0] >> 4 === 4 ? hex(p.subarray(12, 20)) : hex(p.subarray(8, 40))}/${protoOf(p)}/${hex(p.subarray(ipl, ipl + 4))}`;
 }
-const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 /** Check that `writes` carry exactly `pkts`, each flow's packets in their order, the writes in the
  *  order of their first packets; returns how many packets each write carries. */
 function checkOrder(pkts: Uint8Array[], writes: Uint8Array[]): number[] {
   const out = writes.map(kernelSplit);
-  const index = new Map(pkts.map((p, i) => [Buffer.from(p).toString("hex"), i]));
-  const firsts = out.map((w) => index.get(Buffer.from(w[0]).toString("hex"))!);
+  const index = new Map(pkts.map((p, i) => [hex(p), i]));
+  const firsts = out.map((w) => index.get(hex(w[0]))!);
   assert.deepEqual([...firsts].sort((x, y) => x - y), firsts, "writes in the order of their first packets");
   const flat = out.flat().map((p) => Buffer.from(p));
   assert.deepEqual([...flat].sort(Buffer.compare), pkts.map((p) => Buffer.from(p)).sort(Buffer.compare), "every packet once, unchanged");
   const byFlow = (list: Uint8Array[]) => {
     const m = new Map<string, string[]>();
-    for (const p of list) m.set(flowOf(p), [...(m.get(flowOf(p)) ?? []), Buffer.from(p).toString("hex")]);
+    for (const p of list) m.set(flowOf(p), [...(m.get(flowOf(p)) ?? []), hex(p)]);
     return m;
   };
   assert.deepEqual(byFlow(flat), byFlow(pkts), "each flow's packets in order");
