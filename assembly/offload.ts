@@ -267,7 +267,7 @@ export function tsoSplit(staging: usize, len: u32, first: u32, count: u32, desc:
 // Groups being built, at most GRO_FLOWS at a time (one per flow), each a record in the caller's scratch
 // area (GroPlan allocates it: per caller, since data-plane instances on several threads share memory):
 // its first packet and what the next member must match.
-const GRO_FLOWS: u32 = 8;
+const GRO_FLOWS: u32 = 64; // as many as the kernel's GRO holds (8 buckets of 8)
 const G_HEAD: usize = 0;   // u32: the first packet
 const G_HL: usize = 4;     // IP + TCP/UDP header bytes (equal in all members)
 const G_IPL: usize = 8;
@@ -277,7 +277,8 @@ const G_SEQ: usize = 20;   // TCP: next expected sequence number
 const G_COUNT: usize = 24;
 const G_WRITE: usize = 28; // the write it is
 const G_FLAGS: usize = 32;
-const G_SIZE: usize = 36;
+const G_HASH: usize = 36;  // flowHash of the first packet: most groups are told apart by it alone
+const G_SIZE: usize = 40;
 const GF_V4: u32 = 1, GF_UDP: u32 = 2, GF_CLOSED: u32 = 4 /* PSH or a short segment ended it */, GF_PSH: u32 = 8;
 const UDP_MAX_SEGMENTS: u32 = 64; // the kernel's limit before 6.x: a UDP GSO packet splits into no more
 /** Scratch bytes groPlan needs for a batch of `capacity` packets. */
@@ -323,6 +324,25 @@ function sameBytes(a: usize, b: usize, n: usize): bool {
   for (; i + 4 <= n; i += 4) if (load<u32>(a + i) != load<u32>(b + i)) return false;
   for (; i < n; i++) if (load<u8>(a + i) != load<u8>(b + i)) return false;
   return true;
+}
+
+/** A hash of p's flow (addresses, protocol, ports), p as sameFlow takes it. */
+// @ts-ignore: decorator
+@inline function flowHash(p: usize): u32 {
+  if (load<u8>(p) == 0x45) return load<u32>(p + 12) ^ rotl<u32>(load<u32>(p + 16), 7) ^ rotl<u32>(load<u32>(p + 20), 13) ^ load<u8>(p + 9);
+  let h = rotl<u32>(load<u32>(p + 40), 13) ^ load<u8>(p + 6);
+  for (let i: usize = 8; i < 40; i += 4) h = rotl<u32>(h, 5) ^ load<u32>(p + i);
+  return h;
+}
+
+/** The index of the open group (of `open`) of p's flow, hash h, or `open` if there is none. */
+function groFind(groups: usize, open: u32, p: usize, h: u32): u32 {
+  let k: u32 = 0;
+  for (; k < open; k++) {
+    const g = groups + <usize>k * G_SIZE;
+    if (load<u32>(g + G_HASH) == h && sameFlow(g, p)) break;
+  }
+  return k;
 }
 
 /** Whether p (an IPv4 packet without options or IPv6 one, its ports in it) is of group g's flow: IP
@@ -375,8 +395,8 @@ function groAdd(g: usize, p: usize, len: u32, hl: u32): void {
   store<u32>(g + G_FLAGS, f);
 }
 
-/** Start group g with candidate p (header length hl), write number w. */
-function groStart(g: usize, p: usize, len: u32, hl: u32, w: u32): void {
+/** Start group g with candidate p (header length hl, flow hash h), write number w. */
+function groStart(g: usize, p: usize, len: u32, hl: u32, w: u32, h: u32): void {
   const v4 = load<u8>(p) == 0x45, ipl: u32 = v4 ? 20 : 40;
   const udp = load<u8>(p + (v4 ? 9 : 6)) == 17;
   const mss = len - hl;
@@ -389,6 +409,7 @@ function groStart(g: usize, p: usize, len: u32, hl: u32, w: u32): void {
   store<u32>(g + G_SEQ, udp ? 0 : bswap<u32>(load<u32>(p + ipl + 4)) + mss);
   store<u32>(g + G_COUNT, 1);
   store<u32>(g + G_WRITE, w);
+  store<u32>(g + G_HASH, h);
   store<u32>(g + G_FLAGS, (v4 ? GF_V4 : 0) | (udp ? GF_UDP : 0) | (psh ? GF_PSH | GF_CLOSED : 0));
 }
 
@@ -447,8 +468,7 @@ export function groPlan(desc: usize, n: i32, iov: usize, counts: usize, base: u6
     const hl = len >= 28 ? groCandidate(p, len) : 0;
     store<u32>(memberHl + (<usize>i << 2), 0);
     if (hl != 0) {
-      let k: u32 = 0;
-      while (k < open && !sameFlow(groups + <usize>k * G_SIZE, p)) k++;
+      const h = flowHash(p), k = groFind(groups, open, p, h);
       if (k < open) {
         const g = groups + <usize>k * G_SIZE;
         if (groFits(g, p, len, hl)) {
@@ -463,14 +483,13 @@ export function groPlan(desc: usize, n: i32, iov: usize, counts: usize, base: u6
       } else if (open == GRO_FLOWS) {
         groRemove(groups, 0, open--); // the oldest
       }
-      groStart(groups + <usize>open * G_SIZE, p, len, hl, writes);
+      groStart(groups + <usize>open * G_SIZE, p, len, hl, writes, h);
       open++;
     } else if (hasPorts(p, len)) {
       // A TCP or UDP packet that cannot join (a pure ACK, a SYN, a bad checksum): its flow's group ends
       // before it, the other flows' go on.
-      for (let k: u32 = 0; k < open; k++) {
-        if (sameFlow(groups + <usize>k * G_SIZE, p)) { groRemove(groups, k, open--); break; }
-      }
+      const k = groFind(groups, open, p, flowHash(p));
+      if (k < open) groRemove(groups, k, open--);
     } else {
       for (let k: u32 = 0; k < open; k++) groClose(groups + <usize>k * G_SIZE); // anything else: all end
       open = 0;

@@ -77,7 +77,7 @@ export class TsoReader {
 /**
  * Writing a processed batch to a TUN device with a virtio_net_hdr: the data plane groups its OK packets
  * into writes (in-order segments of a TCP flow, or datagrams of a UDP flow, coalesced into one GSO
- * packet; up to 8 flows at once, interleaved or not) and lays out the iovecs of
+ * packet; up to 64 flows at once, interleaved or not) and lays out the iovecs of
  * each write in WASM memory, with addresses `base` + offset (base: where the memory is in this process).
  */
 export class GroPlan {

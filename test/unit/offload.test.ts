@@ -587,22 +587,21 @@ function checkOrder(pkts: Uint8Array[], writes: Uint8Array[]): number[] {
   return out.map((w) => w.length);
 }
 
-test("GRO: up to 8 interleaved UDP and TCP flows (IPv4 and IPv6) coalesce at once; a 9th evicts the oldest; order kept per flow", () => {
+test("GRO: up to 64 interleaved UDP and TCP flows (IPv4 and IPv6) coalesce at once; a 65th evicts the oldest; order kept per flow", () => {
   const flow = (f: number, k: number) => f % 2
     ? udp({ v6: f % 4 === 1, sport: 1000 + f, id: k, payload: randomBytes(200) })
     : tcp({ v6: f % 4 === 2, sport: 1000 + f, seq: 1 + k * 500, id: k, payload: randomBytes(500) });
-  for (const flows of [2, 5, 8]) {
-    const pkts = Array.from({ length: 8 * flows }, (_, i) => flow(i % flows, Math.floor(i / flows)));
+  for (const [flows, each] of [[2, 8], [5, 8], [8, 8], [16, 4], [64, 2]]) {
+    const pkts = Array.from({ length: each * flows }, (_, i) => flow(i % flows, Math.floor(i / flows)));
     const sizes = checkOrder(pkts, gro(pkts));
-    assert.deepEqual(sizes, Array(flows).fill(8), `${flows} flows round-robin: one write each`);
+    assert.deepEqual(sizes, Array(flows).fill(each), `${flows} flows round-robin: one write each`);
   }
-  // Nine flows round-robin: the table holds eight, so each new packet evicts the flow needed next.
-  const nine = Array.from({ length: 27 }, (_, i) => flow(i % 9, Math.floor(i / 9)));
-  const sizes = checkOrder(nine, gro(nine));
-  assert.equal(sizes.reduce((x, y) => x + y), 27);
-  // Runs of nine flows, each a few packets long, still coalesce.
-  const runs = Array.from({ length: 36 }, (_, i) => flow(Math.floor(i / 4) % 9, (i % 4) + 4 * Math.floor(i / 36)));
-  assert.deepEqual(checkOrder(runs, gro(runs)), Array(9).fill(4));
+  // 65 flows round-robin: the table holds 64, so each new packet evicts the flow needed next.
+  const many = Array.from({ length: 130 }, (_, i) => flow(i % 65, Math.floor(i / 65)));
+  assert.deepEqual(checkOrder(many, gro(many)), Array(130).fill(1));
+  // Runs of 65 flows, each a few packets long, still coalesce.
+  const runs = Array.from({ length: 260 }, (_, i) => flow(Math.floor(i / 4), i % 4));
+  assert.deepEqual(checkOrder(runs, gro(runs)), Array(65).fill(4));
 });
 
 test("GRO: a TCP packet that cannot join ends its own flow's group only; anything else ends them all; dropped packets are skipped", () => {
