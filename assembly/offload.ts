@@ -192,20 +192,31 @@ function usoSplit(p: usize, len: u32, gso: u32, first: u32, count: u32, desc: us
     const dst = slot0 + <usize>k * slotSize;
     const from = s * gso;
     const plen = payload - from < gso ? payload - from : gso;
-    const segLen = hl + plen;
-    memory.copy(dst, p, hl);
-    memory.copy(dst + hl, p + hl + from, plen);
-    if (v4) {
-      putBe16(dst + 2, segLen);
-      putBe16(dst + 4, id0 + s);
-      ipv4HeaderChecksum(dst, ipl);
-    } else {
-      putBe16(dst + 4, segLen - 40);
-    }
+    const segLen = cutSegment(dst, p, hl, ipl, v4, id0 + s, from, plen);
     putBe16(dst + ipl + 4, segLen - ipl);
     udpChecksum(dst, v4, ipl, segLen);
     describe(desc + <usize>k * DESC_SIZE, dst, segLen, slotSize, headroom);
   }
+}
+
+/**
+ * Copy the headers (hl bytes, the IP header ipl of them) of the super-packet at p and plen payload bytes
+ * from `from` to dst, and set the IP header's lengths: IPv4 total length, ID `id` and header checksum, or
+ * IPv6 payload length. Returns the segment's length.
+ */
+// @ts-ignore: decorator
+@inline function cutSegment(dst: usize, p: usize, hl: u32, ipl: u32, v4: bool, id: u32, from: u32, plen: u32): u32 {
+  const segLen = hl + plen;
+  memory.copy(dst, p, hl);
+  memory.copy(dst + hl, p + hl + from, plen);
+  if (v4) {
+    putBe16(dst + 2, segLen);
+    putBe16(dst + 4, id);
+    ipv4HeaderChecksum(dst, ipl);
+  } else {
+    putBe16(dst + 4, segLen - 40);
+  }
+  return segLen;
 }
 
 // @ts-ignore: decorator
@@ -241,16 +252,7 @@ export function tsoSplit(staging: usize, len: u32, first: u32, count: u32, desc:
     const dst = slot0 + <usize>k * slotSize;
     const from = s * gso;
     const plen = payload - from < gso ? payload - from : gso;
-    const segLen = hl + plen;
-    memory.copy(dst, p, hl);
-    memory.copy(dst + hl, p + hl + from, plen);
-    if (v4) {
-      putBe16(dst + 2, segLen);
-      putBe16(dst + 4, id0 + s); // the kernel numbers the segments' IDs from the first one's
-      ipv4HeaderChecksum(dst, ipl);
-    } else {
-      putBe16(dst + 4, segLen - 40);
-    }
+    const segLen = cutSegment(dst, p, hl, ipl, v4, id0 + s, from, plen); // IDs numbered from the first one's
     store<u32>(dst + ipl + 4, bswap<u32>(seq0 + from));
     // As tcp_gso_segment: FIN and PSH belong to the last segment, CWR to the first.
     let f = flags0;
